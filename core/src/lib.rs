@@ -1,0 +1,3 @@
+//! `ddlink-core`: sans-I/O building blocks for devices that report to Datadog.
+#![no_std]
+#![forbid(unsafe_code)]

@@ -1,0 +1,1 @@
+//! Example firmware application logic.

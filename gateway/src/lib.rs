@@ -1,0 +1,1 @@
+//! ddlink edge gateway.
