@@ -1,3 +1,12 @@
 //! `ddlink-core`: sans-I/O building blocks for devices that report to Datadog.
-#![no_std]
+//!
+//! Everything here is `no_std`, allocation-free and panic-free on any input: encoders write into a
+//! caller's `&mut [u8]`, parsers borrow their input, and every failure is a small `Copy` error
+//! value. See the crate README for the supported feature set, limits and footprint.
+//!
+//! - [`site`]: the nine Datadog sites (plus an explicit emulator sandbox), their API, logs and app
+//!   hosts, and validation of the OAuth onboarding `site` / `domain` parameters.
+#![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+
+pub mod site;
