@@ -6,7 +6,12 @@
 //!
 //! - [`site`]: the nine Datadog sites (plus an explicit emulator sandbox), their API, logs and app
 //!   hosts, and validation of the OAuth onboarding `site` / `domain` parameters.
+//! - [`http`]: request heads for the intake endpoints, response-head parsing (`Date`,
+//!   `Retry-After`, `X-RateLimit-*`) and [`http::classify`]: accept, retry, drop or re-provision.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod http;
 pub mod site;
+
+mod inline_str;

@@ -10,14 +10,13 @@
 //! [`Onboarding`] validates the `site` / `domain` parameters Datadog hands to the onboarding URL.
 
 mod hostname;
-mod inline;
 mod onboarding;
 
 use core::fmt;
 use core::ops::Deref;
 use core::str::FromStr;
 
-use inline::InlineStr;
+use crate::inline_str::InlineStr;
 
 pub use onboarding::{AUTHORIZE_PATH, ORIGIN_MAX_LEN, Onboarding, SandboxPolicy};
 

@@ -16,8 +16,8 @@
 //!   under: `acme.us3.datadoghq.com` belongs to `us3.datadoghq.com`, never to `datadoghq.com`.
 
 use super::hostname::{LABEL_MAX_LEN, check_host_name, split_port};
-use super::inline::InlineStr;
 use super::{Region, SANDBOX_DOMAIN_MAX_LEN, Site, SiteError};
+use crate::inline_str::InlineStr;
 
 /// Path of Datadog's OAuth authorize endpoint, appended to [`Onboarding::authorize_origin`].
 pub const AUTHORIZE_PATH: &str = "/oauth2/v1/authorize";

@@ -27,6 +27,15 @@ impl<const N: usize> InlineStr<N> {
     /// Concatenates `parts`, lower-casing ASCII letters; `None` if a byte is not ASCII or the
     /// result would not fit (nothing is half-built: the caller gets either all or nothing).
     pub(crate) fn concat_lowercase(parts: &[&str]) -> Option<Self> {
+        Self::concat_mapped(parts, |byte| byte.to_ascii_lowercase())
+    }
+
+    /// Copies ASCII `text` as is; `None` if it is not ASCII or does not fit.
+    pub(crate) fn from_ascii(text: &str) -> Option<Self> {
+        Self::concat_mapped(&[text], |byte| byte)
+    }
+
+    fn concat_mapped(parts: &[&str], map: impl Fn(u8) -> u8) -> Option<Self> {
         let mut out = Self::new();
         for part in parts {
             for &byte in part.as_bytes() {
@@ -34,7 +43,7 @@ impl<const N: usize> InlineStr<N> {
                     return None;
                 }
                 let slot = out.bytes.get_mut(usize::from(out.len))?;
-                *slot = byte.to_ascii_lowercase();
+                *slot = map(byte);
                 out.len = out.len.checked_add(1)?;
             }
         }
@@ -88,6 +97,13 @@ mod tests {
                 .as_str(),
             "abcd"
         );
+    }
+
+    #[test]
+    fn from_ascii_keeps_case() {
+        let s = InlineStr::<8>::from_ascii("Ab-C").expect("fits");
+        assert_eq!(s.as_str(), "Ab-C");
+        assert!(InlineStr::<2>::from_ascii("abc").is_none());
     }
 
     #[test]
