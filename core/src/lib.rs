@@ -8,10 +8,17 @@
 //!   hosts, and validation of the OAuth onboarding `site` / `domain` parameters.
 //! - [`http`]: request heads for the intake endpoints, response-head parsing (`Date`,
 //!   `Retry-After`, `X-RateLimit-*`) and [`http::classify`]: accept, retry, drop or re-provision.
+//! - [`retry`]: capped exponential back-off with jitter that honours server-requested delays.
+//! - [`clock`]: wall time from a trusted sample (`Date`, the gateway's `server_time`) plus ticks.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod log_shim;
+
+pub mod clock;
 pub mod http;
+pub mod retry;
 pub mod site;
 
 mod inline_str;

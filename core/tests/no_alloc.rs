@@ -1,0 +1,125 @@
+//! Proof that `ddlink-core` works without a heap: a counting global allocator watches the test's
+//! own thread while it runs library code.
+//!
+//! To cover another API, add a `#[test]` that prepares its inputs first and then calls the
+//! library inside [`assert_no_alloc`]. A global allocator is per binary, which is why this is its
+//! own test file.
+// `GlobalAlloc` is an unsafe trait; this test-only binary forwards every call to `System`.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+struct CountingAllocator;
+
+thread_local! {
+    // Const-initialised, no destructor: reading them never allocates, so the allocator may.
+    static WATCHING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_if_watching() {
+    // `try_with` fails only during thread teardown, when nothing is being watched anyway.
+    let _ = WATCHING.try_with(|watching| {
+        if watching.get() {
+            let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+        }
+    });
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
+// `GlobalAlloc` contract holds exactly as it does for `System`; counting touches no heap memory.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_if_watching();
+        // SAFETY: forwarded unchanged (see the impl comment).
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_if_watching();
+        // SAFETY: forwarded unchanged.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_if_watching();
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Heap allocations made by this thread while `f` runs (other test threads are not counted).
+fn allocations_during(f: impl FnOnce()) -> usize {
+    ALLOCATIONS.with(|count| count.set(0));
+    WATCHING.with(|watching| watching.set(true));
+    f();
+    WATCHING.with(|watching| watching.set(false));
+    ALLOCATIONS.with(Cell::get)
+}
+
+/// Fails the test if `f` allocates.
+fn assert_no_alloc(f: impl FnOnce()) {
+    let count = allocations_during(f);
+    assert_eq!(
+        count, 0,
+        "{count} heap allocation(s) where none are allowed"
+    );
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let count = allocations_during(|| {
+        let boxed = std::hint::black_box(Box::new([7u8; 64]));
+        drop(boxed);
+    });
+    assert_eq!(count, 1);
+}
+
+#[cfg(feature = "deflate")]
+mod deflate {
+    use ddlink_core::deflate::{Compressor, Format, compress_into, max_compressed_len};
+
+    use super::assert_no_alloc;
+
+    const SERIES_PAYLOAD: &[u8] = include_bytes!("data/series_v2_payload.json");
+
+    #[test]
+    fn compressing_allocates_nothing() {
+        // Text, then bytes that force stored blocks and the measuring pass: every code path.
+        let mut data = SERIES_PAYLOAD.repeat(8);
+        data.extend((0..70_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+        let mut out = vec![0u8; max_compressed_len(Format::Gzip, data.len())];
+        let mut piece = [0u8; 100];
+        let mut sizes = (0, 0);
+        assert_no_alloc(|| {
+            for format in [Format::Zlib, Format::Gzip] {
+                sizes.0 += compress_into(format, &data, &mut out).expect("bound-sized buffer");
+                let mut compressor = Compressor::new(format);
+                let half = data.len() / 2;
+                while !compressor
+                    .compress(&data[..half], &mut piece)
+                    .expect("same buffer")
+                    .complete
+                {}
+                loop {
+                    let progress = compressor.finish(&data, &mut piece).expect("same buffer");
+                    sizes.1 += progress.written;
+                    if progress.complete {
+                        break;
+                    }
+                }
+            }
+        });
+        assert!(sizes.0 > 0, "something was compressed");
+        assert!(sizes.1 > 0, "something was compressed in pieces");
+    }
+}
