@@ -24,4 +24,11 @@ pub mod provision;
 pub mod retry;
 pub mod site;
 
+pub mod checks;
+pub mod events;
+pub mod intake;
+pub mod json;
+pub mod logs;
+pub mod metrics;
+
 mod inline_str;

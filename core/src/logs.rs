@@ -1,0 +1,265 @@
+//! Logs: `POST https://http-intake.logs.<site>/api/v2/logs`, a JSON array of
+//! `{"message","ddsource"?,"ddtags"?,"hostname"?,"service"?,"status"?,"timestamp"?}`.
+//! `ddtags` is one comma-separated string on the wire; [`LogEntry::ddtags`] takes the tags as a
+//! list and joins them.
+
+use core::fmt;
+
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+use crate::intake::{TAG_MAX_CHARS, TagError, TimeError, is_label, is_valid_host, validate_tags};
+use crate::json::{Batch, BufferTooSmall, CommaJoined, FrameError, PushError, batch_accessors};
+
+/// Most entries in one request (Datadog: "array ≤ 1000 entries").
+pub const LOGS_MAX_ENTRIES: usize = 1_000;
+/// Largest uncompressed request body, in bytes (Datadog: 5 MB; we read it as 5,000,000).
+pub const LOGS_MAX_PAYLOAD_BYTES: usize = 5_000_000;
+/// Largest single entry, in bytes of its JSON (Datadog: 1 MB, larger logs are truncated; we
+/// refuse them instead of letting them lose their end).
+pub const LOG_MAX_ENTRY_BYTES: usize = 1_000_000;
+/// Oldest accepted log timestamp, in seconds before `now` ("up to 18 hours in the past").
+pub const LOG_MAX_AGE_SECS: i64 = 18 * 3_600;
+
+/// Log severity, sent as `status` (names Datadog's status remapper recognises).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LogStatus {
+    /// `emergency`
+    Emergency,
+    /// `alert`
+    Alert,
+    /// `critical`
+    Critical,
+    /// `error`
+    Error,
+    /// `warning`
+    Warning,
+    /// `notice`
+    Notice,
+    /// `info`
+    Info,
+    /// `debug`
+    Debug,
+    /// `ok`
+    Ok,
+}
+
+impl LogStatus {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Emergency => "emergency",
+            Self::Alert => "alert",
+            Self::Critical => "critical",
+            Self::Error => "error",
+            Self::Warning => "warning",
+            Self::Notice => "notice",
+            Self::Info => "info",
+            Self::Debug => "debug",
+            Self::Ok => "ok",
+        }
+    }
+}
+
+/// One log entry. Everything is borrowed; build it with [`LogEntry::new`] and the `with_*`
+/// methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LogEntry<'a> {
+    /// The log line (any text; escaped as needed).
+    pub message: &'a str,
+    /// Integration / technology name (`source:` facet), e.g. `nginx`.
+    pub ddsource: Option<&'a str>,
+    /// Tags, sent joined by `,` as `ddtags`; omitted when empty.
+    pub ddtags: &'a [&'a str],
+    /// Originating host.
+    pub hostname: Option<&'a str>,
+    /// Service name.
+    pub service: Option<&'a str>,
+    /// Severity.
+    pub status: Option<LogStatus>,
+    /// When it happened, in POSIX **milliseconds** (Datadog's `timestamp` attribute); Datadog
+    /// uses the arrival time when `None`.
+    pub timestamp_ms: Option<i64>,
+}
+
+impl<'a> LogEntry<'a> {
+    /// An entry with only a message.
+    pub const fn new(message: &'a str) -> Self {
+        Self {
+            message,
+            ddsource: None,
+            ddtags: &[],
+            hostname: None,
+            service: None,
+            status: None,
+            timestamp_ms: None,
+        }
+    }
+
+    /// Sets the source.
+    pub const fn with_source(mut self, source: &'a str) -> Self {
+        self.ddsource = Some(source);
+        self
+    }
+
+    /// Sets the tags.
+    pub const fn with_tags(mut self, tags: &'a [&'a str]) -> Self {
+        self.ddtags = tags;
+        self
+    }
+
+    /// Sets the host name.
+    pub const fn with_hostname(mut self, hostname: &'a str) -> Self {
+        self.hostname = Some(hostname);
+        self
+    }
+
+    /// Sets the service.
+    pub const fn with_service(mut self, service: &'a str) -> Self {
+        self.service = Some(service);
+        self
+    }
+
+    /// Sets the status.
+    pub const fn with_status(mut self, status: LogStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Sets the timestamp, in POSIX milliseconds.
+    pub const fn with_timestamp_ms(mut self, timestamp_ms: i64) -> Self {
+        self.timestamp_ms = Some(timestamp_ms);
+        self
+    }
+
+    /// Checks the entry against Datadog's rules; the timestamp against `now` (POSIX seconds)
+    /// when the device knows the time. Datadog documents no future bound for logs, so only the
+    /// age is checked.
+    pub fn validate(&self, now: Option<i64>) -> Result<(), LogError> {
+        if self
+            .ddsource
+            .is_some_and(|source| !is_label(source, TAG_MAX_CHARS))
+        {
+            return Err(LogError::InvalidSource);
+        }
+        validate_tags(self.ddtags).map_err(LogError::InvalidTag)?;
+        if self.hostname.is_some_and(|host| !is_valid_host(host)) {
+            return Err(LogError::InvalidHostname);
+        }
+        if self
+            .service
+            .is_some_and(|service| !is_label(service, TAG_MAX_CHARS))
+        {
+            return Err(LogError::InvalidService);
+        }
+        if let Some(timestamp_ms) = self.timestamp_ms {
+            crate::intake::check_time(
+                timestamp_ms.div_euclid(1_000),
+                now,
+                LOG_MAX_AGE_SECS,
+                i64::MAX,
+            )
+            .map_err(LogError::Timestamp)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a log entry was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum LogError {
+    /// `ddsource` is empty, over-long (> 200) or has a control character.
+    InvalidSource,
+    /// A tag breaks Datadog's tag rules (a `,` would split it in `ddtags`).
+    InvalidTag(TagError),
+    /// `hostname` is not a valid host name.
+    InvalidHostname,
+    /// `service` is empty, over-long (> 200) or has a control character.
+    InvalidService,
+    /// `timestamp_ms` is before 1970 or older than 18 hours.
+    Timestamp(TimeError),
+    /// The entry's JSON is longer than [`LOG_MAX_ENTRY_BYTES`].
+    EntryTooLarge,
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidSource => f.write_str("log ddsource is invalid"),
+            Self::InvalidTag(reason) => reason.fmt(f),
+            Self::InvalidHostname => f.write_str("log hostname is not a valid host name"),
+            Self::InvalidService => f.write_str("log service is invalid"),
+            Self::Timestamp(reason) => write!(f, "log {reason}"),
+            Self::EntryTooLarge => f.write_str("log entry is larger than 1 MB"),
+        }
+    }
+}
+
+/// A `/api/v2/logs` payload (a JSON array) being filled in a caller's buffer; complete and
+/// valid after every [`push`](Self::push). At most [`LOGS_MAX_ENTRIES`] entries.
+#[derive(Debug)]
+pub struct LogBatch<'a>(Batch<'a>);
+
+impl<'a> LogBatch<'a> {
+    /// An empty batch in `buf`, limited to [`LOGS_MAX_PAYLOAD_BYTES`].
+    pub fn new(buf: &'a mut [u8]) -> Result<Self, BufferTooSmall> {
+        Self::with_max_len(buf, LOGS_MAX_PAYLOAD_BYTES)
+    }
+
+    /// An empty batch in `buf`, limited to `max_len` bytes (capped at [`LOGS_MAX_PAYLOAD_BYTES`]).
+    pub fn with_max_len(buf: &'a mut [u8], max_len: usize) -> Result<Self, BufferTooSmall> {
+        let max_len = max_len.min(LOGS_MAX_PAYLOAD_BYTES);
+        Batch::new(buf, max_len, LOGS_MAX_ENTRIES, b"[", b"]").map(Self)
+    }
+
+    /// Validates `entry` (its timestamp against `now`, POSIX seconds, when known) and appends
+    /// it. On any error the batch is unchanged.
+    pub fn push(
+        &mut self,
+        entry: &LogEntry<'_>,
+        now: Option<i64>,
+    ) -> Result<(), PushError<LogError>> {
+        entry.validate(now).map_err(PushError::Invalid)?;
+        self.0
+            .push(&LogJson(entry), LOG_MAX_ENTRY_BYTES)
+            .map_err(|error| match error {
+                FrameError::Full => PushError::Full,
+                FrameError::TooLarge => PushError::TooLarge,
+                FrameError::ItemTooLong => PushError::Invalid(LogError::EntryTooLarge),
+            })
+    }
+}
+
+batch_accessors!(LogBatch);
+
+/// Wire form of a [`LogEntry`].
+struct LogJson<'s>(&'s LogEntry<'s>);
+
+impl Serialize for LogJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let entry = self.0;
+        let mut out = serializer.serialize_struct("HTTPLogItem", 7)?;
+        out.serialize_field("message", entry.message)?;
+        if let Some(source) = entry.ddsource {
+            out.serialize_field("ddsource", source)?;
+        }
+        if !entry.ddtags.is_empty() {
+            out.serialize_field("ddtags", &CommaJoined(entry.ddtags))?;
+        }
+        if let Some(hostname) = entry.hostname {
+            out.serialize_field("hostname", hostname)?;
+        }
+        if let Some(service) = entry.service {
+            out.serialize_field("service", service)?;
+        }
+        if let Some(status) = entry.status {
+            out.serialize_field("status", status.as_str())?;
+        }
+        if let Some(timestamp_ms) = entry.timestamp_ms {
+            out.serialize_field("timestamp", &timestamp_ms)?;
+        }
+        out.end()
+    }
+}
