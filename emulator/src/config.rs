@@ -1,0 +1,119 @@
+//! What an emulator instance serves: its domain, registered OAuth clients, pre-registered
+//! API keys, the organisation that authorises, TLS and the clock.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// The default sandbox domain. `*.localhost` resolves to loopback in browsers and curl, and
+/// `ddlink-core` accepts it as a sandbox site.
+pub const DEFAULT_DOMAIN: &str = "datadoghq.localhost";
+
+/// Configuration for [`crate::Emulator::start`].
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Host name of the sandbox domain, without port (default [`DEFAULT_DOMAIN`]). The
+    /// emulator serves `app.`, `api.`, `http-intake.logs.` and `event-management-intake.`
+    /// below it, and any other single label as a custom-subdomain app host. The `domain`
+    /// it hands out (see [`crate::EmulatorHandle::domain`]) appends the listener's port.
+    pub domain: String,
+    /// Serve HTTPS with a generated P-256 CA instead of plain HTTP.
+    pub tls: Option<TlsConfig>,
+    /// OAuth clients registered "in the Developer Platform".
+    pub clients: Vec<OAuthClient>,
+    /// API keys valid from the start (owned by the org, not by an OAuth client).
+    pub api_keys: Vec<String>,
+    /// Freeze the clock at this instant (it then moves only by `advance_clock`).
+    pub frozen_clock: Option<SystemTime>,
+    /// The organisation whose user authorises every OAuth flow.
+    pub org: OrgConfig,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            domain: DEFAULT_DOMAIN.to_owned(),
+            tls: None,
+            clients: Vec::new(),
+            api_keys: Vec::new(),
+            frozen_clock: None,
+            org: OrgConfig::default(),
+        }
+    }
+}
+
+/// HTTPS settings.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// Directory where the CA certificate is written as `ca.pem` (created if missing), so
+    /// clients can trust it. A fresh CA is generated at every start.
+    pub dir: PathBuf,
+}
+
+/// A confidential OAuth client as registered in Datadog's Developer Platform.
+#[derive(Clone)]
+pub struct OAuthClient {
+    /// The client name (shown on the tile and consent page; prefixes the API key name).
+    pub name: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Registered redirect URIs; `authorize` and `token` require an exact match.
+    pub redirect_uris: Vec<String>,
+    /// Where the tile's **Connect Accounts** button sends the browser.
+    pub onboarding_url: String,
+    /// Scopes configured on the client; requests may ask for a subset.
+    pub scopes: Vec<String>,
+}
+
+impl OAuthClient {
+    /// A client named "ddlink" with one redirect URI and the `api_keys_write` scope.
+    pub fn new(
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+        redirect_uri: impl Into<String>,
+        onboarding_url: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: "ddlink".to_owned(),
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            redirect_uris: vec![redirect_uri.into()],
+            onboarding_url: onboarding_url.into(),
+            scopes: vec!["api_keys_write".to_owned()],
+        }
+    }
+}
+
+impl fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("name", &self.name)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("redirect_uris", &self.redirect_uris)
+            .field("onboarding_url", &self.onboarding_url)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+/// The Datadog organisation (and its user) that authorises clients.
+#[derive(Debug, Clone)]
+pub struct OrgConfig {
+    /// Display name, sent back as `dd_org_name`.
+    pub name: String,
+    /// Org UUID, sent back as `dd_oid`.
+    pub id: String,
+    /// UUID of the user who authorises (appears as the key's `created_by`).
+    pub user_id: String,
+}
+
+impl Default for OrgConfig {
+    fn default() -> Self {
+        Self {
+            name: "Sandbox Org".to_owned(),
+            id: "3f0a5a5e-6d1c-4d3b-9a55-5ad0b0c0ffee".to_owned(),
+            user_id: "5e1f5b7c-2a8d-4c11-8f0e-0000dd11c0de".to_owned(),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The org's API keys: pre-registered, created by tests, or created through the marketplace
+//! endpoint on behalf of an OAuth client.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::ids;
+
+/// Who created a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum KeyOrigin {
+    /// Listed in the configuration (`--api-key`).
+    Configured,
+    /// Created through the test API.
+    TestApi,
+    /// Created by `POST /api/v2/api_keys/marketplace` with a token of this client.
+    Marketplace { client_id: String },
+}
+
+/// An API key of the org. `Debug` shows only the last four characters of the key.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKeyInfo {
+    /// The key's UUID (what received records name in `api_key_id`).
+    pub id: String,
+    /// The key value (the emulator is a test tool: tests need it).
+    pub key: String,
+    pub name: String,
+    pub last4: String,
+    /// `2021-05-06T16:32:07.411970+00:00`
+    pub created_at: String,
+    pub revoked: bool,
+    pub origin: KeyOrigin,
+}
+
+impl fmt::Debug for ApiKeyInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeyInfo")
+            .field("id", &self.id)
+            .field("key", &format_args!("…{}", self.last4))
+            .field("name", &self.name)
+            .field("created_at", &self.created_at)
+            .field("revoked", &self.revoked)
+            .field("origin", &self.origin)
+            .finish()
+    }
+}
+
+/// Why a `DD-API-KEY` was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyRejection {
+    Missing,
+    Invalid,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct KeyStore {
+    keys: Vec<ApiKeyInfo>,
+}
+
+impl KeyStore {
+    pub(crate) fn insert(
+        &mut self,
+        key: String,
+        name: String,
+        created_at: String,
+        origin: KeyOrigin,
+    ) -> ApiKeyInfo {
+        let last4 = key
+            .get(key.len().saturating_sub(4)..)
+            .unwrap_or_default()
+            .to_owned();
+        let info = ApiKeyInfo {
+            id: ids::uuid(),
+            key,
+            name,
+            last4,
+            created_at,
+            revoked: false,
+            origin,
+        };
+        self.keys.push(info.clone());
+        info
+    }
+
+    /// Creates a fresh 32-hex key.
+    pub(crate) fn create(
+        &mut self,
+        name: String,
+        created_at: String,
+        origin: KeyOrigin,
+    ) -> ApiKeyInfo {
+        self.insert(ids::api_key(), name, created_at, origin)
+    }
+
+    /// Revokes by id or by key value; `false` if no such key.
+    pub(crate) fn revoke(&mut self, id_or_key: &str) -> bool {
+        let found = self
+            .keys
+            .iter_mut()
+            .find(|k| k.id == id_or_key || k.key == id_or_key);
+        found.map(|k| k.revoked = true).is_some()
+    }
+
+    /// The id of a valid (known, not revoked) key.
+    pub(crate) fn authenticate(&self, key: Option<&str>) -> Result<String, KeyRejection> {
+        let key = key
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or(KeyRejection::Missing)?;
+        self.keys
+            .iter()
+            .find(|k| !k.revoked && k.key == key)
+            .map(|k| k.id.clone())
+            .ok_or(KeyRejection::Invalid)
+    }
+
+    /// Whether a live marketplace key exists for this client (Datadog allows one per org).
+    pub(crate) fn has_marketplace_key(&self, client_id: &str) -> bool {
+        self.keys.iter().any(|k| {
+            !k.revoked
+                && matches!(&k.origin, KeyOrigin::Marketplace { client_id: c } if c == client_id)
+        })
+    }
+
+    pub(crate) fn list(&self) -> Vec<ApiKeyInfo> {
+        self.keys.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revoked_keys_stop_authenticating() {
+        let mut store = KeyStore::default();
+        let key = store.create("k".into(), "t".into(), KeyOrigin::TestApi);
+        assert_eq!(store.authenticate(Some(&key.key)), Ok(key.id.clone()));
+        assert_eq!(store.authenticate(None), Err(KeyRejection::Missing));
+        assert_eq!(store.authenticate(Some("  ")), Err(KeyRejection::Missing));
+        assert_eq!(store.authenticate(Some("nope")), Err(KeyRejection::Invalid));
+        assert!(store.revoke(&key.id));
+        assert_eq!(
+            store.authenticate(Some(&key.key)),
+            Err(KeyRejection::Invalid)
+        );
+        assert!(!store.revoke("unknown"));
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        let mut store = KeyStore::default();
+        let key = store.create("k".into(), "t".into(), KeyOrigin::Configured);
+        let shown = format!("{key:?}");
+        assert!(!shown.contains(&key.key));
+        assert!(shown.contains(&key.last4));
+    }
+}

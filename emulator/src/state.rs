@@ -1,0 +1,40 @@
+//! State shared by every request handler of one emulator instance.
+
+use std::sync::{Arc, Mutex};
+
+use crate::clock::Clock;
+use crate::config::{OAuthClient, OrgConfig};
+use crate::faults::FaultQueue;
+use crate::keys::KeyStore;
+use crate::oauth::OAuthStore;
+use crate::received::Received;
+
+pub(crate) type AppState = Arc<Shared>;
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// Host name of the sandbox domain, e.g. `datadoghq.localhost`.
+    pub(crate) domain_name: String,
+    /// The `domain` handed to clients: the host name plus the listener's port.
+    pub(crate) public_domain: String,
+    /// `http` or `https`.
+    pub(crate) scheme: &'static str,
+    pub(crate) clients: Vec<OAuthClient>,
+    pub(crate) org: OrgConfig,
+    pub(crate) clock: Clock,
+    pub(crate) keys: Mutex<KeyStore>,
+    pub(crate) oauth: Mutex<OAuthStore>,
+    pub(crate) received: Mutex<Received>,
+    pub(crate) faults: Mutex<FaultQueue>,
+}
+
+impl Shared {
+    /// `scheme://<prefix>.<public domain>`, e.g. `http://api.datadoghq.localhost:8080`.
+    pub(crate) fn url_for(&self, prefix: &str) -> String {
+        format!("{}://{prefix}.{}", self.scheme, self.public_domain)
+    }
+
+    pub(crate) fn client(&self, client_id: &str) -> Option<&OAuthClient> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+}
