@@ -24,6 +24,9 @@ pub mod provision;
 pub mod retry;
 pub mod site;
 
+#[cfg(feature = "deflate")]
+pub mod deflate;
+
 pub mod checks;
 pub mod events;
 pub mod intake;
