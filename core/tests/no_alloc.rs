@@ -123,3 +123,46 @@ mod deflate {
         assert!(sizes.1 > 0, "something was compressed in pieces");
     }
 }
+
+#[test]
+fn site_http_retry_and_clock_do_not_allocate() {
+    use ddlink_core::clock::{TimeSample, WallClock};
+    use ddlink_core::http::{ContentEncoding, Endpoint, RequestHead, ResponseHead, classify};
+    use ddlink_core::retry::{Backoff, BackoffConfig};
+    use ddlink_core::site::{Onboarding, SandboxPolicy, Site};
+
+    let response = b"HTTP/1.1 429 Too Many Requests\r\nDate: Thu, 06 Jan 2022 00:50:20 GMT\r\n\
+X-RateLimit-Reset: 12\r\nContent-Type: application/json\r\n\r\n{}";
+    let mut head_buffer = [0u8; 512];
+    assert_no_alloc(|| {
+        let onboarding = Onboarding::parse(
+            Some("https://acme.datadoghq.eu"),
+            "datadoghq.eu",
+            SandboxPolicy::Deny,
+        )
+        .expect("valid onboarding");
+        let sandbox = Site::sandbox("datadoghq.localhost:8080").expect("valid sandbox");
+        assert_eq!(sandbox.logs_host().port(), Some(8080));
+        let head = RequestHead::new(Endpoint::SeriesV2, onboarding.site(), "0123abcd")
+            .with_body(ContentEncoding::Deflate, 100);
+        assert!(head.write(&mut head_buffer).is_ok());
+        let (parsed, _) = ResponseHead::parse(response).expect("complete head");
+        let outcome = classify(parsed.status, &parsed.headers);
+        let mut backoff = Backoff::new(BackoffConfig::default());
+        let mut random = || 7u32;
+        let after = match outcome {
+            ddlink_core::http::Outcome::Retry { after } => after,
+            _ => None,
+        };
+        assert!(backoff.next_delay(&mut random, after).as_secs() >= 12);
+        let mut clock = WallClock::new();
+        let date = parsed.headers.date.expect("date header");
+        let sample = TimeSample {
+            server_unix_s: date,
+            sent_at_ms: 0,
+            received_at_ms: 40,
+        };
+        assert!(clock.sync(sample).is_ok());
+        assert_eq!(clock.now_unix_s(1_040), Ok(date + 1));
+    });
+}
