@@ -10,6 +10,8 @@
 //!   `Retry-After`, `X-RateLimit-*`) and [`http::classify`]: accept, retry, drop or re-provision.
 //! - [`retry`]: capped exponential back-off with jitter that honours server-requested delays.
 //! - [`clock`]: wall time from a trusted sample (`Date`, the gateway's `server_time`) plus ticks.
+//! - [`provision`]: the device side of provisioning protocol v1 (challenge, MAC, sealed API key),
+//!   plus the shared crypto the gateway uses.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -18,10 +20,18 @@ mod log_shim;
 
 pub mod clock;
 pub mod http;
+pub mod provision;
 pub mod retry;
 pub mod site;
 
 #[cfg(feature = "deflate")]
 pub mod deflate;
+
+pub mod checks;
+pub mod events;
+pub mod intake;
+pub mod json;
+pub mod logs;
+pub mod metrics;
 
 mod inline_str;
