@@ -1,0 +1,9 @@
+//! Integration tests of the emulator over real HTTP (one test binary to keep links short).
+
+mod bad_input;
+mod binary;
+mod common;
+mod conformance;
+mod faults;
+mod oauth_flow;
+mod tls;
