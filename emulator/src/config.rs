@@ -9,8 +9,8 @@ use std::time::SystemTime;
 /// `ddlink-core` accepts it as a sandbox site.
 pub const DEFAULT_DOMAIN: &str = "datadoghq.localhost";
 
-/// Configuration for [`crate::Emulator::start`].
-#[derive(Debug, Clone)]
+/// Configuration for [`crate::Emulator::start`]. `Debug` does not show the API keys.
+#[derive(Clone)]
 pub struct EmulatorConfig {
     /// Host name of the sandbox domain, without port (default [`DEFAULT_DOMAIN`]). The
     /// emulator serves `app.`, `api.`, `http-intake.logs.` and `event-management-intake.`
@@ -27,6 +27,22 @@ pub struct EmulatorConfig {
     pub frozen_clock: Option<SystemTime>,
     /// The organisation whose user authorises every OAuth flow.
     pub org: OrgConfig,
+}
+
+impl fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorConfig")
+            .field("domain", &self.domain)
+            .field("tls", &self.tls)
+            .field("clients", &self.clients)
+            .field(
+                "api_keys",
+                &format_args!("[{} redacted]", self.api_keys.len()),
+            )
+            .field("frozen_clock", &self.frozen_clock)
+            .field("org", &self.org)
+            .finish()
+    }
 }
 
 impl Default for EmulatorConfig {

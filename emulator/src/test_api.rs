@@ -100,7 +100,7 @@ async fn create_key(State(state): State<AppState>, body: axum::body::Bytes) -> R
 }
 
 async fn revoke_key(State(state): State<AppState>, Path(id): Path<String>) -> StatusCode {
-    if lock(&state.keys).revoke(&id) {
+    if lock(&state.keys).revoke_id(&id) {
         StatusCode::NO_CONTENT
     } else {
         StatusCode::NOT_FOUND

@@ -72,13 +72,26 @@ pub(crate) struct RefreshToken {
     pub(crate) active: bool,
 }
 
-#[derive(Debug, Default)]
+/// Codes and tokens are secrets: `Debug` shows only how many there are.
+#[derive(Default)]
 pub(crate) struct OAuthStore {
     pub(crate) consents: HashMap<String, PendingConsent>,
     pub(crate) codes: HashMap<String, AuthCode>,
     pub(crate) connections: Vec<ConnectionInfo>,
     pub(crate) access_tokens: HashMap<String, AccessToken>,
     pub(crate) refresh_tokens: HashMap<String, RefreshToken>,
+}
+
+impl std::fmt::Debug for OAuthStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthStore")
+            .field("consents", &self.consents.len())
+            .field("codes", &self.codes.len())
+            .field("connections", &self.connections)
+            .field("access_tokens", &self.access_tokens.len())
+            .field("refresh_tokens", &self.refresh_tokens.len())
+            .finish()
+    }
 }
 
 impl OAuthStore {

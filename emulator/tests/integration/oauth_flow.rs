@@ -699,3 +699,36 @@ fn client_debug_hides_the_secret() {
     let client = OAuthClient::new("id", "super-secret", "http://a/cb", "http://a/on");
     assert!(!format!("{client:?}").contains("super-secret"));
 }
+
+#[test]
+fn config_debug_hides_api_keys() {
+    let config = common::config("http://127.0.0.1:9");
+    let shown = format!("{config:?}");
+    assert!(
+        !shown.contains(common::API_KEY) && !shown.contains(CLIENT_SECRET),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn handle_debug_hides_tokens_and_keys() {
+    let partner = "http://127.0.0.1:9";
+    let redirect = format!("{partner}/oauth/callback");
+    let handle = common::start(common::config(partner)).await;
+    let client = common::client(&handle);
+    let code = code_for(&client, &handle, partner).await;
+    let (_, _, body) = token(&client, &handle, &code_form(&code, &redirect, VERIFIER)).await;
+    let shown = format!("{handle:?}");
+    for secret in [
+        body["access_token"].as_str().expect("token"),
+        body["refresh_token"].as_str().expect("token"),
+        &code,
+        common::API_KEY,
+        CLIENT_SECRET,
+    ] {
+        assert!(
+            !shown.contains(secret),
+            "Debug of the handle leaks a secret"
+        );
+    }
+}
