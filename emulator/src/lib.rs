@@ -13,6 +13,31 @@
 //! | any | `/_emulator/…` test API (see [`EmulatorHandle`] for the same in process) |
 //!
 //! Other hosts get `421 Misdirected Request`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use ddlink_emulator::{Emulator, EmulatorConfig, OAuthClient};
+//!
+//! let config = EmulatorConfig {
+//!     clients: vec![OAuthClient::new(
+//!         "client-id",
+//!         "client-secret",
+//!         "http://127.0.0.1:8080/oauth/callback",
+//!         "http://127.0.0.1:8080/oauth/onboard",
+//!     )],
+//!     api_keys: vec!["0123456789abcdef0123456789abcdef".into()],
+//!     ..EmulatorConfig::default()
+//! };
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let emulator = Emulator::start(config, listener).await?;
+//! println!("domain={} api={}", emulator.domain(), emulator.api_url());
+//! // … drive a client, then inspect what arrived:
+//! let series = emulator.received_series();
+//! # let _ = series;
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
 

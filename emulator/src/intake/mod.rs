@@ -11,6 +11,7 @@ mod series;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -112,7 +113,8 @@ pub(crate) struct Accepted {
 /// The API key from `DD-API-KEY`, or the deprecated `api_key` query parameter.
 fn api_key(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
     if let Some(key) = headers.get("dd-api-key") {
-        return key.to_str().ok().map(str::to_owned);
+        // A key that is not even ASCII is wrong, not missing.
+        return Some(key.to_str().unwrap_or("\u{fffd}").to_owned());
     }
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query?).ok()?;
     pairs
@@ -204,9 +206,9 @@ const VALIDATE: IntakeSpec = IntakeSpec {
 
 /// `GET /api/v1/validate`: `200 {"valid":true}` for a valid key.
 async fn validate(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    State(state): State<AppState>,
     headers: HeaderMap,
-    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    RawQuery(query): RawQuery,
 ) -> Response {
     match authenticate(&state, &headers, query.as_deref(), &VALIDATE) {
         Ok(_) => respond(StatusCode::OK, "application/json", r#"{"valid":true}"#),
