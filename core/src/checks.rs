@@ -3,13 +3,13 @@
 
 use core::fmt;
 
-use serde::ser::{Serialize, SerializeStruct, Serializer};
-
 use crate::intake::{
     NameError, TagError, TimeError, chars_at_most, check_time, is_valid_host, validate_metric_name,
     validate_tags,
 };
-use crate::json::{Batch, BufferTooSmall, FrameError, PushError, batch_accessors};
+use crate::json::{
+    Batch, BufferTooSmall, FrameError, JsonWriter, PushError, WriteError, batch_accessors,
+};
 
 /// Longest message, in characters (Datadog displays only the first 500; we refuse longer ones
 /// rather than lose the end).
@@ -172,7 +172,7 @@ impl<'a> CheckBatch<'a> {
     ) -> Result<(), PushError<CheckError>> {
         check.validate(now).map_err(PushError::Invalid)?;
         self.0
-            .push(&CheckJson(check), usize::MAX)
+            .push(|out| write_check(out, check), usize::MAX)
             .map_err(|error| match error {
                 FrameError::TooLarge => PushError::TooLarge,
                 FrameError::Full | FrameError::ItemTooLong => PushError::Full,
@@ -182,23 +182,23 @@ impl<'a> CheckBatch<'a> {
 
 batch_accessors!(CheckBatch);
 
-/// Wire form of a [`ServiceCheck`].
-struct CheckJson<'s>(&'s ServiceCheck<'s>);
-
-impl Serialize for CheckJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let check = self.0;
-        let mut out = serializer.serialize_struct("ServiceCheck", 6)?;
-        out.serialize_field("check", check.check)?;
-        out.serialize_field("host_name", check.host_name)?;
-        out.serialize_field("status", &check.status.code())?;
-        out.serialize_field("tags", check.tags)?;
-        if let Some(timestamp) = check.timestamp {
-            out.serialize_field("timestamp", &timestamp)?;
-        }
-        if let Some(message) = check.message {
-            out.serialize_field("message", message)?;
-        }
-        out.end()
+/// Writes one service check object (`tags` always present: the API requires it).
+fn write_check(out: &mut JsonWriter<'_>, check: &ServiceCheck<'_>) -> Result<(), WriteError> {
+    out.raw(b"{\"check\":")?;
+    out.string(check.check)?;
+    out.raw(b",\"host_name\":")?;
+    out.string(check.host_name)?;
+    out.raw(b",\"status\":")?;
+    out.integer(i64::from(check.status.code()))?;
+    out.raw(b",\"tags\":")?;
+    out.string_array(check.tags)?;
+    if let Some(timestamp) = check.timestamp {
+        out.raw(b",\"timestamp\":")?;
+        out.integer(timestamp)?;
     }
+    if let Some(message) = check.message {
+        out.raw(b",\"message\":")?;
+        out.string(message)?;
+    }
+    out.raw(b"}")
 }

@@ -5,13 +5,11 @@
 
 use core::fmt;
 
-use serde::ser::{Serialize, SerializeStruct, Serializer};
-
 use crate::intake::{
     TAG_MAX_CHARS, TagError, TimeError, chars_at_most, check_time, is_label, is_valid_host,
     validate_tags,
 };
-use crate::json::write_document;
+use crate::json::{JsonWriter, WriteError, write_document};
 
 /// Longest event text, in characters (Datadog `maxLength: 4000`).
 pub const EVENT_TEXT_MAX_CHARS: usize = 4_000;
@@ -257,46 +255,51 @@ impl<'a> Event<'a> {
     /// Validates the event and writes the request body into `buf`, returning the written JSON.
     pub fn encode<'b>(&self, now: Option<i64>, buf: &'b mut [u8]) -> Result<&'b [u8], EventError> {
         self.validate(now)?;
-        write_document(&EventJson(self), buf).ok_or(EventError::BufferTooSmall)
+        write_document(buf, |out| write_event(out, self)).ok_or(EventError::BufferTooSmall)
     }
 }
 
-/// Wire form of an [`Event`].
-struct EventJson<'s>(&'s Event<'s>);
-
-impl Serialize for EventJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let event = self.0;
-        let mut out = serializer.serialize_struct("EventCreateRequest", 11)?;
-        out.serialize_field("title", event.title)?;
-        out.serialize_field("text", event.text)?;
-        if let Some(date) = event.date_happened {
-            out.serialize_field("date_happened", &date)?;
-        }
-        if let Some(priority) = event.priority {
-            out.serialize_field("priority", priority.as_str())?;
-        }
-        if let Some(host) = event.host {
-            out.serialize_field("host", host)?;
-        }
-        if !event.tags.is_empty() {
-            out.serialize_field("tags", event.tags)?;
-        }
-        if let Some(alert_type) = event.alert_type {
-            out.serialize_field("alert_type", alert_type.as_str())?;
-        }
-        if let Some(key) = event.aggregation_key {
-            out.serialize_field("aggregation_key", key)?;
-        }
-        if let Some(name) = event.source_type_name {
-            out.serialize_field("source_type_name", name)?;
-        }
-        if let Some(id) = event.related_event_id {
-            out.serialize_field("related_event_id", &id)?;
-        }
-        if let Some(name) = event.device_name {
-            out.serialize_field("device_name", name)?;
-        }
-        out.end()
+/// Writes the event object.
+fn write_event(out: &mut JsonWriter<'_>, event: &Event<'_>) -> Result<(), WriteError> {
+    out.raw(b"{\"title\":")?;
+    out.string(event.title)?;
+    out.raw(b",\"text\":")?;
+    out.string(event.text)?;
+    if let Some(date) = event.date_happened {
+        out.raw(b",\"date_happened\":")?;
+        out.integer(date)?;
     }
+    if let Some(priority) = event.priority {
+        out.raw(b",\"priority\":")?;
+        out.string(priority.as_str())?;
+    }
+    if let Some(host) = event.host {
+        out.raw(b",\"host\":")?;
+        out.string(host)?;
+    }
+    if !event.tags.is_empty() {
+        out.raw(b",\"tags\":")?;
+        out.string_array(event.tags)?;
+    }
+    if let Some(alert_type) = event.alert_type {
+        out.raw(b",\"alert_type\":")?;
+        out.string(alert_type.as_str())?;
+    }
+    if let Some(key) = event.aggregation_key {
+        out.raw(b",\"aggregation_key\":")?;
+        out.string(key)?;
+    }
+    if let Some(name) = event.source_type_name {
+        out.raw(b",\"source_type_name\":")?;
+        out.string(name)?;
+    }
+    if let Some(id) = event.related_event_id {
+        out.raw(b",\"related_event_id\":")?;
+        out.integer(id)?;
+    }
+    if let Some(name) = event.device_name {
+        out.raw(b",\"device_name\":")?;
+        out.string(name)?;
+    }
+    out.raw(b"}")
 }

@@ -5,10 +5,10 @@
 
 use core::fmt;
 
-use serde::ser::{Serialize, SerializeStruct, Serializer};
-
 use crate::intake::{TAG_MAX_CHARS, TagError, TimeError, is_label, is_valid_host, validate_tags};
-use crate::json::{Batch, BufferTooSmall, CommaJoined, FrameError, PushError, batch_accessors};
+use crate::json::{
+    Batch, BufferTooSmall, FrameError, JsonWriter, PushError, WriteError, batch_accessors,
+};
 
 /// Most entries in one request (Datadog: "array ≤ 1000 entries").
 pub const LOGS_MAX_ENTRIES: usize = 1_000;
@@ -223,7 +223,7 @@ impl<'a> LogBatch<'a> {
     ) -> Result<(), PushError<LogError>> {
         entry.validate(now).map_err(PushError::Invalid)?;
         self.0
-            .push(&LogJson(entry), LOG_MAX_ENTRY_BYTES)
+            .push(|out| write_log(out, entry), LOG_MAX_ENTRY_BYTES)
             .map_err(|error| match error {
                 FrameError::Full => PushError::Full,
                 FrameError::TooLarge => PushError::TooLarge,
@@ -234,32 +234,33 @@ impl<'a> LogBatch<'a> {
 
 batch_accessors!(LogBatch);
 
-/// Wire form of a [`LogEntry`].
-struct LogJson<'s>(&'s LogEntry<'s>);
-
-impl Serialize for LogJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let entry = self.0;
-        let mut out = serializer.serialize_struct("HTTPLogItem", 7)?;
-        out.serialize_field("message", entry.message)?;
-        if let Some(source) = entry.ddsource {
-            out.serialize_field("ddsource", source)?;
-        }
-        if !entry.ddtags.is_empty() {
-            out.serialize_field("ddtags", &CommaJoined(entry.ddtags))?;
-        }
-        if let Some(hostname) = entry.hostname {
-            out.serialize_field("hostname", hostname)?;
-        }
-        if let Some(service) = entry.service {
-            out.serialize_field("service", service)?;
-        }
-        if let Some(status) = entry.status {
-            out.serialize_field("status", status.as_str())?;
-        }
-        if let Some(timestamp_ms) = entry.timestamp_ms {
-            out.serialize_field("timestamp", &timestamp_ms)?;
-        }
-        out.end()
+/// Writes one log object; the tags become one comma-separated `ddtags` string.
+fn write_log(out: &mut JsonWriter<'_>, entry: &LogEntry<'_>) -> Result<(), WriteError> {
+    out.raw(b"{\"message\":")?;
+    out.string(entry.message)?;
+    if let Some(source) = entry.ddsource {
+        out.raw(b",\"ddsource\":")?;
+        out.string(source)?;
     }
+    if !entry.ddtags.is_empty() {
+        out.raw(b",\"ddtags\":")?;
+        out.joined_string(entry.ddtags, ",")?;
+    }
+    if let Some(hostname) = entry.hostname {
+        out.raw(b",\"hostname\":")?;
+        out.string(hostname)?;
+    }
+    if let Some(service) = entry.service {
+        out.raw(b",\"service\":")?;
+        out.string(service)?;
+    }
+    if let Some(status) = entry.status {
+        out.raw(b",\"status\":")?;
+        out.string(status.as_str())?;
+    }
+    if let Some(timestamp_ms) = entry.timestamp_ms {
+        out.raw(b",\"timestamp\":")?;
+        out.integer(timestamp_ms)?;
+    }
+    out.raw(b"}")
 }

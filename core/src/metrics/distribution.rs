@@ -2,14 +2,14 @@
 //! "tags"?,"type":"distribution"}, ...]}`. Datadog computes the percentiles server-side from
 //! every raw value, so a device sends all samples of a period without aggregating them.
 
-use serde::ser::{Serialize, SerializeStruct, SerializeTuple, Serializer};
-
 use super::{
     DISTRIBUTION_MAX_DECOMPRESSED_BYTES, DISTRIBUTION_MAX_PAYLOAD_BYTES, MetricError,
     check_point_time, check_value,
 };
 use crate::intake::{is_valid_host, validate_metric_name, validate_tags};
-use crate::json::{Batch, BufferTooSmall, FrameError, PushError, batch_accessors};
+use crate::json::{
+    Batch, BufferTooSmall, FrameError, JsonWriter, PushError, WriteError, batch_accessors,
+};
 
 /// The samples of one distribution taken at (or aggregated up to) one timestamp.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,7 +116,7 @@ impl<'a> DistributionBatch<'a> {
     ) -> Result<(), PushError<MetricError>> {
         series.validate(now).map_err(PushError::Invalid)?;
         self.0
-            .push(&DistributionJson(series), usize::MAX)
+            .push(|out| write_distribution(out, series), usize::MAX)
             .map_err(|error| match error {
                 FrameError::TooLarge => PushError::TooLarge,
                 FrameError::Full | FrameError::ItemTooLong => PushError::Full,
@@ -126,42 +126,34 @@ impl<'a> DistributionBatch<'a> {
 
 batch_accessors!(DistributionBatch);
 
-/// Wire form of a [`DistributionSeries`].
-struct DistributionJson<'s>(&'s DistributionSeries<'s>);
-
-impl Serialize for DistributionJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let series = self.0;
-        let mut out = serializer.serialize_struct("DistributionPointsSeries", 5)?;
-        out.serialize_field("metric", series.metric)?;
-        out.serialize_field("points", &PointsJson(series.points))?;
-        if let Some(host) = series.host {
-            out.serialize_field("host", host)?;
+/// Writes one distribution object; a point is the pair `[timestamp, [values...]]`.
+fn write_distribution(
+    out: &mut JsonWriter<'_>,
+    series: &DistributionSeries<'_>,
+) -> Result<(), WriteError> {
+    out.raw(b"{\"metric\":")?;
+    out.string(series.metric)?;
+    out.raw(b",\"points\":[")?;
+    for (index, point) in series.points.iter().enumerate() {
+        out.raw(if index == 0 { b"[" } else { b",[" })?;
+        out.integer(point.timestamp)?;
+        out.raw(b",[")?;
+        for (value_index, value) in point.values.iter().enumerate() {
+            if value_index > 0 {
+                out.raw(b",")?;
+            }
+            out.float(*value)?;
         }
-        if !series.tags.is_empty() {
-            out.serialize_field("tags", series.tags)?;
-        }
-        out.serialize_field("type", "distribution")?;
-        out.end()
+        out.raw(b"]]")?;
     }
-}
-
-struct PointsJson<'s>(&'s [DistributionPoint<'s>]);
-
-impl Serialize for PointsJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(PointJson))
+    out.raw(b"]")?;
+    if let Some(host) = series.host {
+        out.raw(b",\"host\":")?;
+        out.string(host)?;
     }
-}
-
-/// A point is the pair `[timestamp, [values...]]`.
-struct PointJson<'s>(&'s DistributionPoint<'s>);
-
-impl Serialize for PointJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_tuple(2)?;
-        out.serialize_element(&self.0.timestamp)?;
-        out.serialize_element(self.0.values)?;
-        out.end()
+    if !series.tags.is_empty() {
+        out.raw(b",\"tags\":")?;
+        out.string_array(series.tags)?;
     }
+    out.raw(b",\"type\":\"distribution\"}")
 }

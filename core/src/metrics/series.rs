@@ -1,14 +1,14 @@
 //! `POST /api/v2/series`: `{"series":[{"metric","type","points":[{"timestamp","value"}],
 //! "interval"?,"unit"?,"tags"?,"resources"?,"source_type_name"?}, ...]}`.
 
-use serde::ser::{Serialize, SerializeStruct, Serializer};
-
 use super::{
     LABEL_MAX_CHARS, MetricError, SERIES_MAX_DECOMPRESSED_BYTES, SERIES_MAX_PAYLOAD_BYTES,
     UNIT_MAX_BYTES, check_point_time, check_value,
 };
 use crate::intake::{is_label, validate_metric_name, validate_tags};
-use crate::json::{Batch, BufferTooSmall, FrameError, PushError, batch_accessors};
+use crate::json::{
+    Batch, BufferTooSmall, FrameError, JsonWriter, PushError, WriteError, batch_accessors,
+};
 
 /// The v2 metric intake type (`type`, an integer on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -219,7 +219,7 @@ impl<'a> SeriesBatch<'a> {
     ) -> Result<(), PushError<MetricError>> {
         series.validate(now).map_err(PushError::Invalid)?;
         self.0
-            .push(&SeriesJson(series), usize::MAX)
+            .push(|out| write_series(out, series), usize::MAX)
             .map_err(|error| match error {
                 FrameError::TooLarge => PushError::TooLarge,
                 FrameError::Full | FrameError::ItemTooLong => PushError::Full,
@@ -229,69 +229,55 @@ impl<'a> SeriesBatch<'a> {
 
 batch_accessors!(SeriesBatch);
 
-/// Wire form of a [`Series`].
-struct SeriesJson<'s>(&'s Series<'s>);
-
-impl Serialize for SeriesJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let series = self.0;
-        let mut out = serializer.serialize_struct("MetricSeries", 8)?;
-        out.serialize_field("metric", series.metric)?;
-        out.serialize_field("type", &series.metric_type.code())?;
-        out.serialize_field("points", &PointsJson(series.points))?;
-        if let Some(interval) = series.interval {
-            out.serialize_field("interval", &interval)?;
-        }
-        if let Some(unit) = series.unit {
-            out.serialize_field("unit", unit)?;
-        }
-        if !series.tags.is_empty() {
-            out.serialize_field("tags", series.tags)?;
-        }
-        if !series.resources.is_empty() {
-            out.serialize_field("resources", &ResourcesJson(series.resources))?;
-        }
-        if let Some(name) = series.source_type_name {
-            out.serialize_field("source_type_name", name)?;
-        }
-        out.end()
+/// Writes one series object.
+fn write_series(out: &mut JsonWriter<'_>, series: &Series<'_>) -> Result<(), WriteError> {
+    out.raw(b"{\"metric\":")?;
+    out.string(series.metric)?;
+    out.raw(b",\"type\":")?;
+    out.integer(i64::from(series.metric_type.code()))?;
+    out.raw(b",\"points\":[")?;
+    for (index, point) in series.points.iter().enumerate() {
+        out.raw(if index == 0 {
+            b"{\"timestamp\":"
+        } else {
+            b",{\"timestamp\":"
+        })?;
+        out.integer(point.timestamp)?;
+        out.raw(b",\"value\":")?;
+        out.float(point.value)?;
+        out.raw(b"}")?;
     }
-}
-
-struct PointsJson<'s>(&'s [Point]);
-
-impl Serialize for PointsJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(PointJson))
+    out.raw(b"]")?;
+    if let Some(interval) = series.interval {
+        out.raw(b",\"interval\":")?;
+        out.integer(interval)?;
     }
-}
-
-struct PointJson<'s>(&'s Point);
-
-impl Serialize for PointJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_struct("MetricPoint", 2)?;
-        out.serialize_field("timestamp", &self.0.timestamp)?;
-        out.serialize_field("value", &self.0.value)?;
-        out.end()
+    if let Some(unit) = series.unit {
+        out.raw(b",\"unit\":")?;
+        out.string(unit)?;
     }
-}
-
-struct ResourcesJson<'s>(&'s [Resource<'s>]);
-
-impl Serialize for ResourcesJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(ResourceJson))
+    if !series.tags.is_empty() {
+        out.raw(b",\"tags\":")?;
+        out.string_array(series.tags)?;
     }
-}
-
-struct ResourceJson<'s>(&'s Resource<'s>);
-
-impl Serialize for ResourceJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_struct("MetricResource", 2)?;
-        out.serialize_field("name", self.0.name)?;
-        out.serialize_field("type", self.0.kind)?;
-        out.end()
+    if !series.resources.is_empty() {
+        out.raw(b",\"resources\":[")?;
+        for (index, resource) in series.resources.iter().enumerate() {
+            out.raw(if index == 0 {
+                b"{\"name\":"
+            } else {
+                b",{\"name\":"
+            })?;
+            out.string(resource.name)?;
+            out.raw(b",\"type\":")?;
+            out.string(resource.kind)?;
+            out.raw(b"}")?;
+        }
+        out.raw(b"]")?;
     }
+    if let Some(name) = series.source_type_name {
+        out.raw(b",\"source_type_name\":")?;
+        out.string(name)?;
+    }
+    out.raw(b"}")
 }

@@ -1,50 +1,13 @@
-//! JSON batches written into a caller's buffer, shared by the telemetry encoders.
+//! The framing shared by every batch writer: a fixed opening (`{"series":[` or `[`),
+//! comma-separated items and a fixed closing (`]}` or `]`).
 //!
-//! A batch is a fixed opening (`{"series":[` or `[`), comma-separated items and a fixed closing
-//! (`]}` or `]`). The closing always sits right after the last complete item and its bytes are
-//! reserved before an item is written, so the buffer holds a complete, sendable JSON document after
-//! every call, whether the push succeeded or not. Items are serialized by `serde-json-core`, which
-//! escapes every string correctly (quotes, backslashes, all C0 controls as `\u00XX`) and never
-//! truncates: an item that does not fit is rolled back whole.
+//! The closing always sits right after the last complete item and its bytes are reserved before
+//! an item is written, so the buffer holds a complete, sendable JSON document after every call,
+//! whether the push succeeded or not: an item that does not fit is rolled back whole, never
+//! truncated.
 
-use core::fmt;
-
-use serde::Serialize;
-
-/// Why a record was not added to a batch. The batch is unchanged and still a valid payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum PushError<E> {
-    /// The record breaks a Datadog rule; sending it would be refused, so it was not written.
-    Invalid(E),
-    /// The batch has no room left (bytes or entries): send it, clear the batch and push the record
-    /// again.
-    Full,
-    /// The record does not fit even into an empty batch of this size: it can never be sent with
-    /// this buffer and limit.
-    TooLarge,
-}
-
-impl<E: fmt::Display> fmt::Display for PushError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Invalid(reason) => write!(f, "invalid record: {reason}"),
-            Self::Full => f.write_str("batch is full"),
-            Self::TooLarge => f.write_str("record is larger than an empty batch"),
-        }
-    }
-}
-
-/// The buffer (or the chosen maximum length) cannot even hold an empty batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct BufferTooSmall;
-
-impl fmt::Display for BufferTooSmall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("buffer too small for an empty batch")
-    }
-}
+use super::BufferTooSmall;
+use super::writer::{JsonWriter, WriteError};
 
 /// Why [`Batch::push`] refused an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,10 +71,10 @@ impl<'a> Batch<'a> {
         self.write_close();
     }
 
-    /// Appends `item`, or leaves the batch exactly as it was.
-    pub(crate) fn push<T: Serialize + ?Sized>(
+    /// Appends the item `write_item` writes, or leaves the batch exactly as it was.
+    pub(crate) fn push(
         &mut self,
-        item: &T,
+        write_item: impl FnOnce(&mut JsonWriter<'_>) -> Result<(), WriteError>,
         max_item_len: usize,
     ) -> Result<(), FrameError> {
         if self.items >= self.max_items {
@@ -122,10 +85,10 @@ impl<'a> Batch<'a> {
         // `capacity >= open + close` and `body_end >= open`, so this never underflows in practice;
         // saturating keeps it panic-free regardless.
         let item_limit = self.capacity.saturating_sub(self.close.len());
-        let written = match self.buf.get_mut(item_start..item_limit) {
-            Some(region) => serde_json_core::to_slice(item, region).ok(),
-            None => None,
-        };
+        let written = self.buf.get_mut(item_start..item_limit).and_then(|region| {
+            let mut writer = JsonWriter::new(region);
+            write_item(&mut writer).ok().map(|()| writer.len())
+        });
         match written {
             Some(len) if len > max_item_len => {
                 self.write_close();
@@ -143,7 +106,7 @@ impl<'a> Batch<'a> {
                 Ok(())
             }
             None => {
-                // The serializer may have overwritten the closing with a partial item.
+                // The writer may have overwritten the closing with a partial item.
                 self.write_close();
                 Err(if self.items == 0 {
                     FrameError::TooLarge
@@ -213,38 +176,6 @@ macro_rules! batch_accessors {
 }
 pub(crate) use batch_accessors;
 
-/// Serializes a list of tags as one comma-separated JSON string (the logs `ddtags` form).
-pub(crate) struct CommaJoined<'a>(pub(crate) &'a [&'a str]);
-
-impl fmt::Display for CommaJoined<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, tag) in self.0.iter().enumerate() {
-            if index > 0 {
-                f.write_str(",")?;
-            }
-            f.write_str(tag)?;
-        }
-        Ok(())
-    }
-}
-
-impl Serialize for CommaJoined<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-/// Serializes `value` as a single JSON document into `buf`, returning the written prefix.
-/// `None` when it does not fit; nothing in the returned slice is ever truncated JSON.
-pub(crate) fn write_document<'b, T: Serialize + ?Sized>(
-    value: &T,
-    buf: &'b mut [u8],
-) -> Option<&'b [u8]> {
-    let len = serde_json_core::to_slice(value, buf).ok()?;
-    let buf: &'b [u8] = buf;
-    buf.get(..len)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,11 +185,14 @@ mod tests {
         let mut buf = [0u8; 12];
         let mut batch = Batch::new(&mut buf, usize::MAX, usize::MAX, b"[", b"]").unwrap();
         assert_eq!(batch.payload(), b"[]");
-        batch.push("abc", usize::MAX).unwrap();
+        batch.push(|w| w.string("abc"), usize::MAX).unwrap();
         assert_eq!(batch.payload(), br#"["abc"]"#);
-        assert_eq!(batch.push("abcd", usize::MAX), Err(FrameError::Full));
+        assert_eq!(
+            batch.push(|w| w.string("abcd"), usize::MAX),
+            Err(FrameError::Full)
+        );
         assert_eq!(batch.payload(), br#"["abc"]"#);
-        batch.push("d", usize::MAX).unwrap();
+        batch.push(|w| w.string("d"), usize::MAX).unwrap();
         assert_eq!(batch.into_payload(), br#"["abc","d"]"#);
     }
 
@@ -266,7 +200,10 @@ mod tests {
     fn item_larger_than_empty_batch_is_too_large() {
         let mut buf = [0u8; 6];
         let mut batch = Batch::new(&mut buf, usize::MAX, 4, b"[", b"]").unwrap();
-        assert_eq!(batch.push("abcd", usize::MAX), Err(FrameError::TooLarge));
+        assert_eq!(
+            batch.push(|w| w.string("abcd"), usize::MAX),
+            Err(FrameError::TooLarge)
+        );
         assert_eq!(batch.payload(), b"[]");
         assert_eq!(batch.len(), 0);
     }
@@ -275,8 +212,11 @@ mod tests {
     fn item_count_limit_reports_full() {
         let mut buf = [0u8; 64];
         let mut batch = Batch::new(&mut buf, usize::MAX, 1, b"[", b"]").unwrap();
-        batch.push(&1u8, usize::MAX).unwrap();
-        assert_eq!(batch.push(&2u8, usize::MAX), Err(FrameError::Full));
+        batch.push(|w| w.integer(1), usize::MAX).unwrap();
+        assert_eq!(
+            batch.push(|w| w.integer(2), usize::MAX),
+            Err(FrameError::Full)
+        );
         assert_eq!(batch.payload(), b"[1]");
     }
 
@@ -284,9 +224,12 @@ mod tests {
     fn item_longer_than_item_limit_is_rolled_back() {
         let mut buf = [0u8; 64];
         let mut batch = Batch::new(&mut buf, usize::MAX, usize::MAX, b"[", b"]").unwrap();
-        assert_eq!(batch.push("abc", 4), Err(FrameError::ItemTooLong));
+        assert_eq!(
+            batch.push(|w| w.string("abc"), 4),
+            Err(FrameError::ItemTooLong)
+        );
         assert_eq!(batch.payload(), b"[]");
-        batch.push("ab", 4).unwrap();
+        batch.push(|w| w.string("ab"), 4).unwrap();
         assert_eq!(batch.payload(), br#"["ab"]"#);
     }
 
@@ -298,8 +241,11 @@ mod tests {
             Some(BufferTooSmall)
         );
         let mut batch = Batch::new(&mut buf, 3, usize::MAX, b"[", b"]").unwrap();
-        assert_eq!(batch.push(&12u8, usize::MAX), Err(FrameError::TooLarge));
-        batch.push(&1u8, usize::MAX).unwrap();
+        assert_eq!(
+            batch.push(|w| w.integer(12), usize::MAX),
+            Err(FrameError::TooLarge)
+        );
+        batch.push(|w| w.integer(1), usize::MAX).unwrap();
         assert_eq!(batch.payload(), b"[1]");
     }
 
@@ -307,16 +253,9 @@ mod tests {
     fn clear_restarts_an_empty_batch() {
         let mut buf = [0u8; 16];
         let mut batch = Batch::new(&mut buf, usize::MAX, usize::MAX, b"{\"s\":[", b"]}").unwrap();
-        batch.push(&7u8, usize::MAX).unwrap();
+        batch.push(|w| w.integer(7), usize::MAX).unwrap();
         batch.clear();
         assert_eq!(batch.payload(), br#"{"s":[]}"#);
         assert_eq!(batch.len(), 0);
-    }
-
-    #[test]
-    fn comma_joined_tags_are_one_escaped_string() {
-        let mut buf = [0u8; 32];
-        let json = write_document(&CommaJoined(&["a:1", "b\"c"]), &mut buf).unwrap();
-        assert_eq!(json, br#""a:1,b\"c""#);
     }
 }
