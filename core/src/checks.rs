@@ -175,6 +175,7 @@ impl<'a> CheckBatch<'a> {
             .push(|out| write_check(out, check), usize::MAX)
             .map_err(|error| match error {
                 FrameError::TooLarge => PushError::TooLarge,
+                // No per-item limit is set, so only the batch can be full.
                 FrameError::Full | FrameError::ItemTooLong => PushError::Full,
             })
     }

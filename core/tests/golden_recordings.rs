@@ -6,7 +6,9 @@ use ddlink_core::checks::{CheckBatch, CheckStatus, ServiceCheck};
 use ddlink_core::events::{Event, EventError};
 use ddlink_core::intake::TimeError;
 use ddlink_core::logs::{LogBatch, LogEntry, LogStatus};
-use ddlink_core::metrics::{MetricType, Point, Resource, Series, SeriesBatch};
+use ddlink_core::metrics::{
+    MetricType, Point, Resource, Series, SeriesBatch, SeriesV1, SeriesV1Batch,
+};
 use serde_json::Value;
 
 /// One recorded interaction: when it was recorded, the request body, the response status.
@@ -61,6 +63,23 @@ fn v2_series_with_host_resource_matches_recording() {
         Series::new("system.load.1", MetricType::Unspecified, &points).with_resources(&resources);
     let mut buf = [0u8; 512];
     let mut batch = SeriesBatch::new(&mut buf).unwrap();
+    batch.push(&series, Some(now)).unwrap();
+    assert_eq!(parse(batch.finish()), recorded.body);
+}
+
+#[test]
+fn v1_series_matches_recording() {
+    let recorded = recording("rust-v1-series-submit-202.json");
+    assert_eq!(recorded.uri, "https://api.datadoghq.com/api/v1/series");
+    assert_eq!(recorded.status, 202);
+    assert_eq!(recorded.recorded_at, "Thu, 12 May 2022 09:50:05 GMT");
+    let now = 1_652_349_005;
+
+    let points = [Point::new(1_652_349_005, 1.1)];
+    let tags = ["test:TestSubmitmetricsreturnsPayloadacceptedresponse1652349005"];
+    let series = SeriesV1::new("system.load.1", MetricType::Gauge, &points).with_tags(&tags);
+    let mut buf = [0u8; 512];
+    let mut batch = SeriesV1Batch::new(&mut buf).unwrap();
     batch.push(&series, Some(now)).unwrap();
     assert_eq!(parse(batch.finish()), recorded.body);
 }

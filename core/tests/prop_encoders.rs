@@ -8,7 +8,7 @@ use ddlink_core::json::PushError;
 use ddlink_core::logs::{LogBatch, LogEntry, LogStatus};
 use ddlink_core::metrics::{
     DistributionBatch, DistributionPoint, DistributionSeries, MetricType, Point, Resource, Series,
-    SeriesBatch,
+    SeriesBatch, SeriesV1, SeriesV1Batch,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -203,6 +203,49 @@ proptest! {
         prop_assert_eq!(series.len(), all.len());
         for (parsed, owned) in series.iter().zip(&all) {
             assert_series_eq(parsed, owned);
+        }
+    }
+
+    #[test]
+    fn v1_series_round_trip(
+        all in prop::collection::vec(owned_series(), 1..5),
+        host in prop::option::of(host()),
+    ) {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut batch = SeriesV1Batch::new(&mut buf).unwrap();
+        for owned in &all {
+            let tags = strs(&owned.tags);
+            let series = SeriesV1 {
+                metric: &owned.metric,
+                metric_type: owned.metric_type,
+                points: &owned.points,
+                interval: owned.interval,
+                host: host.as_deref(),
+                tags: &tags,
+            };
+            batch.push(&series, Some(NOW)).unwrap();
+        }
+        let parsed = parse(batch.finish());
+        let series = parsed["series"].as_array().unwrap();
+        prop_assert_eq!(series.len(), all.len());
+        for (item, owned) in series.iter().zip(&all) {
+            prop_assert_eq!(&item["metric"], owned.metric.as_str());
+            let type_name = match owned.metric_type {
+                MetricType::Unspecified => None,
+                MetricType::Count => Some("count"),
+                MetricType::Rate => Some("rate"),
+                MetricType::Gauge => Some("gauge"),
+            };
+            prop_assert_eq!(item["type"].as_str(), type_name);
+            prop_assert_eq!(item["interval"].as_i64(), owned.interval);
+            prop_assert_eq!(item["host"].as_str(), host.as_deref());
+            prop_assert_eq!(json_tags(&item["tags"]), owned.tags.clone());
+            let pairs = item["points"].as_array().unwrap();
+            prop_assert_eq!(pairs.len(), owned.points.len());
+            for (pair, point) in pairs.iter().zip(&owned.points) {
+                prop_assert_eq!(pair[0].as_i64(), Some(point.timestamp));
+                prop_assert_eq!(pair[1].as_f64(), Some(point.value));
+            }
         }
     }
 

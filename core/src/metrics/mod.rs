@@ -1,5 +1,6 @@
-//! Metrics: typed series and batch writers for `POST /api/v2/series` ([`SeriesBatch`]) and
-//! `POST /api/v1/distribution_points` ([`DistributionBatch`]).
+//! Metrics: typed series and batch writers for `POST /api/v2/series` ([`SeriesBatch`]),
+//! `POST /api/v1/distribution_points` ([`DistributionBatch`]) and the legacy `POST /api/v1/series`
+//! ([`SeriesV1Batch`]).
 //!
 //! Records borrow everything (`&str`, slices), so a device builds them on the stack; a batch
 //! writes them as JSON into a buffer the caller owns and keeps it a complete payload at all times.
@@ -7,11 +8,13 @@
 
 mod distribution;
 mod series;
+mod series_v1;
 
 use core::fmt;
 
 pub use distribution::{DistributionBatch, DistributionPoint, DistributionSeries};
 pub use series::{MetricType, Point, Resource, Series, SeriesBatch};
+pub use series_v1::{SeriesV1, SeriesV1Batch};
 
 use crate::intake::{NameError, TagError, TimeError};
 
@@ -21,6 +24,10 @@ pub const SERIES_MAX_PAYLOAD_BYTES: usize = 512_000;
 /// Largest decompressed `/api/v2/series` body (Datadog: "less than 5 megabytes (5242880 bytes)").
 /// Only reachable with [`SeriesBatch::with_max_len`] when the payload is compressed afterwards.
 pub const SERIES_MAX_DECOMPRESSED_BYTES: usize = 5_242_879;
+/// Largest `/api/v1/series` request body, in bytes ("3.2 megabytes (3200000 bytes)").
+pub const V1_SERIES_MAX_PAYLOAD_BYTES: usize = 3_200_000;
+/// Largest decompressed `/api/v1/series` body ("less than 62 megabytes (62914560 bytes)").
+pub const V1_SERIES_MAX_DECOMPRESSED_BYTES: usize = 62_914_559;
 /// Largest `/api/v1/distribution_points` body, in bytes: no limit is documented, Datadog's own
 /// agents apply the v1 series limit of 3.2 MB.
 pub const DISTRIBUTION_MAX_PAYLOAD_BYTES: usize = 3_200_000;

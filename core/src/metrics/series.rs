@@ -222,6 +222,7 @@ impl<'a> SeriesBatch<'a> {
             .push(|out| write_series(out, series), usize::MAX)
             .map_err(|error| match error {
                 FrameError::TooLarge => PushError::TooLarge,
+                // No per-item limit is set, so only the batch can be full.
                 FrameError::Full | FrameError::ItemTooLong => PushError::Full,
             })
     }
