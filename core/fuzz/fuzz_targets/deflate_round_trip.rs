@@ -12,7 +12,11 @@ fuzz_target!(|input: &[u8]| {
     let Some((&selector, data)) = input.split_first() else {
         return;
     };
-    let format = if selector & 1 == 0 { Format::Zlib } else { Format::Gzip };
+    let format = if selector & 1 == 0 {
+        Format::Zlib
+    } else {
+        Format::Gzip
+    };
     let piece_len = usize::from(selector >> 1) + 1;
 
     let mut whole = vec![0u8; max_compressed_len(format, data.len())];
@@ -23,8 +27,13 @@ fuzz_target!(|input: &[u8]| {
     let mut pieces = Vec::with_capacity(len);
     let mut piece = vec![0u8; piece_len];
     loop {
-        let progress = compressor.finish(data, &mut piece).expect("same input every call");
-        assert!(progress.complete || progress.written == piece_len, "stopped with room left");
+        let progress = compressor
+            .finish(data, &mut piece)
+            .expect("same input every call");
+        assert!(
+            progress.complete || progress.written == piece_len,
+            "stopped with room left"
+        );
         pieces.extend_from_slice(&piece[..progress.written]);
         if progress.complete {
             break;

@@ -87,11 +87,15 @@ pub(super) const fn token_cost(token: Token) -> u32 {
 /// The matcher only takes matches that cost no more than the literals they replace, so this is
 /// an upper bound for the real block and lets ASCII payloads skip the measuring pass.
 pub(super) fn all_literal_block_cost(block: &[u8]) -> u64 {
-    let literal_bits: u64 = block
+    // Counting the 9-bit literals vectorises far better than summing per-byte costs.
+    let nine_bit = block
         .iter()
-        .map(|&byte| u64::from(literal_cost(byte)))
-        .sum();
-    u64::from(HEADER_BITS + END_OF_BLOCK_BITS) + literal_bits
+        .filter(|&&byte| literal_cost(byte) == 9)
+        .count();
+    let literal_bits = (block.len() as u64)
+        .saturating_mul(8)
+        .saturating_add(nine_bit as u64);
+    u64::from(HEADER_BITS + END_OF_BLOCK_BITS).saturating_add(literal_bits)
 }
 
 /// Writes BFINAL and BTYPE=01. Needs [`HEADER_BITS`] of room.
