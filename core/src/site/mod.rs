@@ -1,10 +1,10 @@
 //! Datadog sites and the hosts derived from them.
 //!
-//! A [`Site`] is either one of the nine public Datadog deployments ([`Region`]) or, only through the
-//! explicit [`Site::sandbox`] constructor (or [`Onboarding::parse`] with [`SandboxPolicy::Allow`]),
-//! a `*.localhost` domain served by the local emulator. The plain parsers ([`Site::from_domain`],
-//! [`str::parse`]) accept the nine domains only, so production configuration cannot reach a
-//! sandbox by accident.
+//! A [`Site`] is either one of the nine public Datadog deployments ([`Region`]) or a `*.localhost`
+//! domain served by the local emulator. A sandbox is reachable only through [`Site::sandbox`], or
+//! [`Site::parse`] / [`Onboarding::parse`] with [`SandboxPolicy::Allow`]; the plain parsers
+//! ([`Site::from_domain`], [`str::parse`]) accept the nine domains only, so production
+//! configuration cannot reach a sandbox by accident.
 //!
 //! Hosts come back as [`Host`], a `Copy` value that derefs to `&str` and needs no allocator.
 //! [`Onboarding`] validates the `site` / `domain` parameters Datadog hands to the onboarding URL.
@@ -259,6 +259,12 @@ impl Site {
         Region::from_domain(domain)
             .map(Site::from_region)
             .ok_or(SiteError::UnknownDomain)
+    }
+
+    /// Parses a `domain` under `sandbox`: the nine Datadog domains, plus a sandbox domain when
+    /// allowed. Use it to read back a stored site or to check a callback's `domain`.
+    pub fn parse(domain: &str, sandbox: SandboxPolicy) -> Result<Site, SiteError> {
+        onboarding::parse_domain(domain, sandbox)
     }
 
     /// A sandbox site for the local emulator: `<label>(.<label>)*.localhost`, optionally with a

@@ -75,7 +75,7 @@ impl Onboarding {
     }
 }
 
-fn parse_domain(domain: &str, sandbox: SandboxPolicy) -> Result<Site, SiteError> {
+pub(super) fn parse_domain(domain: &str, sandbox: SandboxPolicy) -> Result<Site, SiteError> {
     if domain.is_empty() {
         return Err(SiteError::Empty);
     }

@@ -95,6 +95,25 @@ fn sandbox_only_through_its_constructor() {
 }
 
 #[test]
+fn parse_with_policy_reads_back_stored_sites() {
+    let sandbox = Site::sandbox("datadoghq.localhost:8080").expect("valid");
+    assert_eq!(Site::parse(sandbox.domain(), ALLOW), Ok(sandbox));
+    assert_eq!(
+        Site::parse(sandbox.domain(), DENY),
+        Err(SiteError::SandboxNotAllowed)
+    );
+    for region in Region::ALL {
+        assert_eq!(Site::parse(region.domain(), DENY), Ok(Site::from(region)));
+        assert_eq!(Site::parse(region.domain(), ALLOW), Ok(Site::from(region)));
+    }
+    assert_eq!(
+        Site::parse("evil.com", ALLOW),
+        Err(SiteError::UnknownDomain)
+    );
+    assert_eq!(Site::parse("", DENY), Err(SiteError::Empty));
+}
+
+#[test]
 fn sandbox_rejects_non_localhost() {
     let cases = [
         ("", SiteError::Empty),
