@@ -8,9 +8,7 @@
 use core::hint::black_box;
 
 use ddlink_core::clock::{TimeSample, WallClock};
-use ddlink_core::http::{
-    ContentEncoding, Endpoint, Outcome, RequestHead, ResponseHead, classify,
-};
+use ddlink_core::http::{ContentEncoding, Endpoint, Outcome, RequestHead, ResponseHead, classify};
 use ddlink_core::retry::{Backoff, BackoffConfig};
 use ddlink_core::site::{Onboarding, SandboxPolicy, Site};
 
