@@ -283,15 +283,15 @@ fn series_payload_compresses_well() {
         let stream = one_shot(format, SERIES_PAYLOAD);
         let ratio = stream.len() as f64 / SERIES_PAYLOAD.len() as f64;
         assert!(
-            ratio < 0.15,
+            ratio < 0.12,
             "{format:?}: {} of {} bytes ({ratio:.3})",
             stream.len(),
             SERIES_PAYLOAD.len()
         );
-        // Fixed Huffman codes cost about half again over zlib's dynamic ones on this payload.
+        // Fixed Huffman codes cost about 40 % over zlib's dynamic ones on this payload.
         let framing = format.framing_len() - Format::Zlib.framing_len();
         assert!(
-            10 * (stream.len() - framing) < 16 * level6,
+            10 * (stream.len() - framing) < 15 * level6,
             "{} vs level 6 {level6}",
             stream.len()
         );

@@ -242,7 +242,7 @@ impl Compressor {
 
         let pending = self.bits.pending();
         let budget = stored::end_bit(pending, len).saturating_sub(u64::from(pending));
-        self.matcher.start_block(start);
+        self.matcher.start_block(window, start);
         // Text never costs more than 8 bits per literal, so it skips the measuring pass; other
         // data is tokenised once to measure, then again (identically) to write.
         let use_fixed = fixed::all_literal_block_cost(block) <= budget
@@ -270,7 +270,7 @@ impl Compressor {
             }
             pos += token.input_len();
         }
-        self.matcher.start_block(start);
+        self.matcher.start_block(window, start);
         cost
     }
 

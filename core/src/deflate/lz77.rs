@@ -22,8 +22,9 @@ const TABLE_BITS: u32 = 9;
 const TABLE_LEN: usize = 1 << TABLE_BITS;
 /// Bytes before a block that are re-hashed when it starts, so a block can match the one before.
 const PRIME: usize = 4 * 1024;
-/// A match at least this long is taken without looking one byte ahead for a longer one.
-const LAZY_LIMIT: u16 = 32;
+/// A match this long is taken without looking one byte ahead for a longer one. Only a maximal
+/// match skips the lookahead: on the series payload any lower limit cost ratio (32: +2.5 %).
+const LAZY_LIMIT: u16 = MAX_MATCH as u16;
 
 /// A back-reference: copy `len` bytes from `dist` bytes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +57,6 @@ impl Token {
 pub(super) struct Matcher {
     /// Last position (mod 2^16) whose first bytes hashed to each bucket.
     table: [u16; TABLE_LEN],
-    /// Every hashable position below this one has been entered in `table`.
-    hashed_to: usize,
     /// A match at the current position found while deciding the previous token.
     lookahead: Option<Match>,
 }
@@ -66,18 +65,23 @@ impl Matcher {
     pub(super) const fn new() -> Self {
         Self {
             table: [0; TABLE_LEN],
-            hashed_to: 0,
             lookahead: None,
         }
     }
 
-    /// Resets the state for a block starting at `start`. The table is rebuilt from the `PRIME`
-    /// bytes before `start` (on the next call to [`Self::next_token`]) instead of being carried
-    /// over, so the block's tokens do not depend on how earlier blocks were searched.
-    pub(super) fn start_block(&mut self, start: usize) {
+    /// Resets the state for a block starting at `start` of `data` (which ends at the block's
+    /// end). The table is rebuilt from every position in the `PRIME` bytes before `start`
+    /// instead of being carried over, so the block's tokens do not depend on how earlier blocks
+    /// were searched.
+    pub(super) fn start_block(&mut self, data: &[u8], start: usize) {
         self.table = [0; TABLE_LEN];
-        self.hashed_to = start.saturating_sub(PRIME);
         self.lookahead = None;
+        for pos in start.saturating_sub(PRIME)..start {
+            let Some(bucket) = hash(data, pos) else { break };
+            if let Some(slot) = self.table.get_mut(bucket) {
+                *slot = pos as u16;
+            }
+        }
     }
 
     /// The next token of the block `data[pos..]`, where `data` ends at the block's end; `None`
@@ -101,16 +105,18 @@ impl Matcher {
         Some(Token::Match(found))
     }
 
-    /// Enters `pos` (and any skipped positions before it) in the table and returns the match
-    /// its bucket nominates, if the bytes really match and the match pays for itself.
+    /// Enters `pos` in the table and returns the match its bucket nominates, if the bytes really
+    /// match and the match pays for itself.
+    ///
+    /// Only positions where a token starts (and the lazy lookahead) are entered, not those
+    /// inside matches: with one entry per bucket, those would evict older candidates that
+    /// measured better (on the series payload: 11.0 % instead of 12.1 %, and faster).
     fn find(&mut self, data: &[u8], pos: usize) -> Option<Match> {
-        self.insert_up_to(data, pos);
         let bucket = hash(data, pos)?;
         let slot = self.table.get_mut(bucket)?;
         let candidate = *slot;
         // Positions are stored modulo 2^16; the truncation is intended.
         *slot = pos as u16;
-        self.hashed_to = pos + 1;
 
         let dist = usize::from((pos as u16).wrapping_sub(candidate));
         if dist == 0 || dist > WINDOW || dist > pos {
@@ -139,17 +145,6 @@ impl Matcher {
             .map(|&b| fixed::literal_cost(b))
             .sum();
         (fixed::match_cost(m) <= literal_bits).then_some(m)
-    }
-
-    /// Enters every hashable position in `hashed_to..end` into the table.
-    fn insert_up_to(&mut self, data: &[u8], end: usize) {
-        for pos in self.hashed_to..end {
-            let Some(bucket) = hash(data, pos) else { break };
-            if let Some(slot) = self.table.get_mut(bucket) {
-                *slot = pos as u16;
-            }
-        }
-        self.hashed_to = self.hashed_to.max(end);
     }
 }
 
@@ -188,7 +183,7 @@ mod tests {
 
     fn tokens(data: &[u8], start: usize) -> ([Option<Token>; 64], usize) {
         let mut matcher = Matcher::new();
-        matcher.start_block(start);
+        matcher.start_block(data, start);
         let mut out = [None; 64];
         let mut pos = start;
         let mut count = 0;
@@ -220,7 +215,8 @@ mod tests {
             [
                 Some(Token::Literal(7)),
                 Some(Token::Match(Match { len: 258, dist: 1 })),
-                Some(Token::Match(Match { len: 41, dist: 1 })),
+                // Positions inside a match are not hashed: the bucket still nominates position 1.
+                Some(Token::Match(Match { len: 41, dist: 258 })),
             ]
         );
     }
@@ -266,7 +262,6 @@ mod tests {
     /// The match found at `pos` when its bucket nominates position 0.
     fn match_against_start(data: &[u8], pos: usize) -> Option<Match> {
         let mut matcher = Matcher::new();
-        matcher.hashed_to = pos;
         matcher.table[hash(data, pos).expect("three bytes")] = 0;
         matcher.find(data, pos)
     }
