@@ -20,7 +20,8 @@ pub const RATE_LIMIT_NAME_MAX_LEN: usize = 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum BodyType {
-    /// `application/json`, `application/vnd.api+json` or any other `+json` type.
+    /// `application/json`, `text/json` (what `/api/v1/check_run` answers with), or an
+    /// `application/…+json` type such as `application/vnd.api+json`.
     Json,
     /// `text/plain`.
     Text,
@@ -44,6 +45,7 @@ impl BodyType {
             .and_then(|start| essence.get(start..))
             .is_some_and(|suffix| suffix.eq_ignore_ascii_case(b"+json"));
         if is(b"application/json")
+            || is(b"text/json")
             || (json_suffix && starts_with_ignore_case(essence, b"application/"))
         {
             BodyType::Json

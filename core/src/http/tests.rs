@@ -292,6 +292,8 @@ fn observe_accepts_pieces_from_a_client() {
     assert_eq!(headers.body_type, Some(BodyType::Html));
     headers.observe("Content-Type", "application/xml");
     assert_eq!(headers.body_type, Some(BodyType::Other));
+    headers.observe("Content-Type", "Text/JSON ; charset=utf-8");
+    assert_eq!(headers.body_type, Some(BodyType::Json));
     headers.observe("Content-Type", "text/jsonx+json");
     assert_eq!(headers.body_type, Some(BodyType::Other));
 }
