@@ -5,6 +5,33 @@
 //! Records borrow everything (`&str`, slices), so a device builds them on the stack; a batch
 //! writes them as JSON into a buffer the caller owns and keeps it a complete payload at all times.
 //! Every record is validated before a byte is written ([`MetricError`]).
+//!
+//! ```
+//! use ddlink_core::json::PushError;
+//! use ddlink_core::metrics::{MetricType, Point, Resource, Series, SeriesBatch};
+//!
+//! let now = 1_700_000_000; // from the clock; `None` while it is not synchronised
+//! let mut buf = [0u8; 1024];
+//! let mut batch = SeriesBatch::new(&mut buf)?;
+//! let points = [Point::new(now, 21.5)];
+//! let host = [Resource::host("sensor-7")];
+//! let series = Series::new("env.temperature", MetricType::Gauge, &points)
+//!     .with_unit("degree celsius")
+//!     .with_tags(&["room:lab"])
+//!     .with_resources(&host);
+//! match batch.push(&series, Some(now)) {
+//!     Ok(()) => {}
+//!     // Send `batch.as_payload()`, then `batch.clear()` and push again.
+//!     Err(PushError::Full) => {}
+//!     // Can never be sent with this buffer: count it as dropped, with the reason.
+//!     Err(PushError::TooLarge | PushError::Invalid(_)) => {}
+//! }
+//! assert_eq!(
+//!     batch.as_payload(),
+//!     br#"{"series":[{"metric":"env.temperature","type":3,"points":[{"timestamp":1700000000,"value":21.5}],"unit":"degree celsius","tags":["room:lab"],"resources":[{"name":"sensor-7","type":"host"}]}]}"#
+//! );
+//! # Ok::<(), ddlink_core::json::BufferTooSmall>(())
+//! ```
 
 mod distribution;
 mod series;
