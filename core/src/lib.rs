@@ -20,9 +20,10 @@ mod log_shim;
 
 pub mod clock;
 pub mod http;
-pub mod provision;
 pub mod retry;
 pub mod site;
+
+mod inline_str;
 
 #[cfg(feature = "deflate")]
 pub mod deflate;
@@ -33,5 +34,7 @@ pub mod intake;
 pub mod json;
 pub mod logs;
 pub mod metrics;
+pub mod provision;
 
-mod inline_str;
+#[cfg(feature = "net")]
+pub mod net;

@@ -1,0 +1,20 @@
+//! Async uploader (feature `net`): sends encoded payloads to Datadog over `embedded-nal-async`
+//! TCP + DNS, with TLS 1.3 from `embedded-tls` 0.19 (certificate verification on) and HTTP
+//! response parsing from `reqwless` (built without its own TLS). Request heads come from
+//! [`crate::http`], verdicts from [`crate::http::classify`], back-off from [`crate::retry`].
+//!
+//! - [`Uploader`]: the bounded payload queue and its send loop, with [`UploaderCounters`];
+//! - [`tls`]: the verifying crypto provider and [`tls::open_verified`];
+//! - [`queue`]: the inline payload FIFO.
+
+pub mod queue;
+pub mod tls;
+mod transport;
+mod uploader;
+
+pub use queue::{PayloadInfo, PayloadQueue, QueueError};
+pub use tls::TrustAnchor;
+pub use transport::{ExchangeError, NetBuffers, Security};
+pub use uploader::{
+    CredentialsError, DropCause, RetryCause, SendReport, Uploader, UploaderCounters,
+};

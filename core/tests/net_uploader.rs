@@ -1,0 +1,457 @@
+//! `net::Uploader` against a scripted in-memory network: the queue, verdicts, back-off,
+//! re-provisioning and counters, with no sockets. (Real sockets, TLS and embassy-net are tested
+//! in `firmware-example/tests`.)
+#![cfg(feature = "net")]
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use ddlink_core::http::{ContentEncoding, DropReason, Endpoint};
+use ddlink_core::net::{
+    CredentialsError, DropCause, ExchangeError, NetBuffers, QueueError, RetryCause, Security,
+    SendReport, Uploader,
+};
+use ddlink_core::provision::ApiKey;
+use ddlink_core::retry::{BackoffConfig, Jitter};
+use ddlink_core::site::{Region, Site};
+use embassy_futures::block_on;
+use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use embedded_nal_async::{AddrType, Dns, TcpConnect};
+
+/// What the fake network does for one connection attempt.
+enum Step {
+    /// Accept the connection and answer with these bytes.
+    Respond(&'static [u8]),
+    /// Refuse the connection.
+    Refuse,
+}
+
+#[derive(Default)]
+struct FakeNet {
+    script: RefCell<VecDeque<Step>>,
+    requests: RefCell<Vec<Vec<u8>>>,
+    connected_to: RefCell<Vec<SocketAddr>>,
+}
+
+impl FakeNet {
+    fn new(steps: impl IntoIterator<Item = Step>) -> Self {
+        Self {
+            script: RefCell::new(steps.into_iter().collect()),
+            ..Self::default()
+        }
+    }
+}
+
+struct FakeConnection<'a> {
+    net: &'a FakeNet,
+    response: &'static [u8],
+    sent: Vec<u8>,
+}
+
+impl ErrorType for FakeConnection<'_> {
+    type Error = ErrorKind;
+}
+
+impl Read for FakeConnection<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        let n = buf.len().min(self.response.len());
+        buf[..n].copy_from_slice(&self.response[..n]);
+        self.response = &self.response[n..];
+        Ok(n)
+    }
+}
+
+impl Write for FakeConnection<'_> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        self.sent.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
+impl Drop for FakeConnection<'_> {
+    fn drop(&mut self) {
+        self.net
+            .requests
+            .borrow_mut()
+            .push(std::mem::take(&mut self.sent));
+    }
+}
+
+impl TcpConnect for FakeNet {
+    type Error = ErrorKind;
+    type Connection<'a> = FakeConnection<'a>;
+
+    async fn connect<'a>(&'a self, remote: SocketAddr) -> Result<FakeConnection<'a>, ErrorKind> {
+        self.connected_to.borrow_mut().push(remote);
+        match self.script.borrow_mut().pop_front() {
+            Some(Step::Respond(response)) => Ok(FakeConnection {
+                net: self,
+                response,
+                sent: Vec::new(),
+            }),
+            Some(Step::Refuse) | None => Err(ErrorKind::ConnectionRefused),
+        }
+    }
+}
+
+impl Dns for FakeNet {
+    type Error = ErrorKind;
+
+    async fn get_host_by_name(&self, host: &str, _: AddrType) -> Result<IpAddr, ErrorKind> {
+        if host.ends_with(".localhost") {
+            Ok(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        } else {
+            Err(ErrorKind::NotFound)
+        }
+    }
+
+    async fn get_host_by_address(&self, _: IpAddr, _: &mut [u8]) -> Result<usize, ErrorKind> {
+        Err(ErrorKind::Unsupported)
+    }
+}
+
+/// Deterministic "CSPRNG" for tests only (jitter draws; no TLS here).
+struct TestRng(u64);
+
+impl rand_core::RngCore for TestRng {
+    fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        self.0
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for b in dest {
+            *b = self.next_u32() as u8;
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for TestRng {}
+
+const ACCEPTED: &[u8] = b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"errors\":[]}";
+const BAD_REQUEST: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+const TOO_LARGE: &[u8] = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n";
+const FORBIDDEN: &[u8] =
+    b"HTTP/1.1 403 Forbidden\r\nContent-Length: 24\r\n\r\n{\"errors\":[\"Forbidden\"]}";
+const RATE_LIMITED: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\nX-RateLimit-Remaining: 0\r\nX-RateLimit-Reset: 7\r\nContent-Length: 0\r\n\r\n";
+const UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+struct Memory {
+    head: [u8; 512],
+    response: [u8; 1024],
+}
+
+impl Memory {
+    fn new() -> Self {
+        Self {
+            head: [0; 512],
+            response: [0; 1024],
+        }
+    }
+
+    fn buffers(&mut self) -> NetBuffers<'_> {
+        NetBuffers {
+            tls_read: &mut [],
+            tls_write: &mut [],
+            head: &mut self.head,
+            response: &mut self.response,
+        }
+    }
+}
+
+fn backoff() -> BackoffConfig {
+    BackoffConfig {
+        base_ms: 1_000,
+        cap_ms: 60_000,
+        jitter: Jitter::Full,
+    }
+}
+
+fn sandbox() -> Site {
+    Site::sandbox("datadoghq.localhost:8443").unwrap()
+}
+
+fn uploader(memory: &mut Memory) -> Uploader<'_, 3, 128> {
+    let mut uploader = Uploader::new(Security::PlainHttpSandboxOnly, memory.buffers(), backoff());
+    uploader
+        .set_credentials(sandbox(), ApiKey::new(KEY).unwrap())
+        .unwrap();
+    uploader
+}
+
+fn submit(
+    uploader: &mut Uploader<'_, 3, 128>,
+    endpoint: Endpoint,
+    items: u32,
+) -> Result<(), QueueError> {
+    uploader.submit(
+        endpoint,
+        ContentEncoding::Identity,
+        items,
+        b"{\"series\":[]}",
+    )
+}
+
+#[test]
+fn accepted_payload_leaves_the_queue_and_request_is_well_formed() {
+    let mut memory = Memory::new();
+    let mut up = uploader(&mut memory);
+    submit(&mut up, Endpoint::SeriesV2, 5).unwrap();
+    let net = FakeNet::new([Step::Respond(ACCEPTED)]);
+    let report = block_on(up.send_next(&net, &net, 0, &mut TestRng(1)));
+    assert!(
+        matches!(report, SendReport::Accepted(info) if info.items == 5),
+        "{report:?}"
+    );
+    assert_eq!(up.queued(), 0);
+    assert_eq!(
+        block_on(up.send_next(&net, &net, 0, &mut TestRng(1))),
+        SendReport::Idle
+    );
+    let counters = up.counters();
+    assert_eq!(
+        (counters.sent, counters.accepted, counters.items_accepted),
+        (1, 1, 5)
+    );
+    assert_eq!(counters.queue_high_water, 1);
+
+    assert_eq!(
+        *net.connected_to.borrow(),
+        vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 8443))]
+    );
+    let request = String::from_utf8(net.requests.borrow()[0].clone()).unwrap();
+    assert!(
+        request.starts_with("POST /api/v2/series HTTP/1.1\r\n"),
+        "{request}"
+    );
+    assert!(
+        request.contains("\r\nHost: api.datadoghq.localhost:8443\r\n"),
+        "{request}"
+    );
+    assert!(
+        request.contains(&format!("\r\nDD-API-KEY: {KEY}\r\n")),
+        "{request}"
+    );
+    assert!(request.contains("\r\nContent-Length: 13\r\n"), "{request}");
+    assert!(request.ends_with("\r\n\r\n{\"series\":[]}"), "{request}");
+}
+
+#[test]
+fn logs_go_to_the_logs_host() {
+    let mut memory = Memory::new();
+    let mut up = uploader(&mut memory);
+    submit(&mut up, Endpoint::LogsV2, 1).unwrap();
+    let net = FakeNet::new([Step::Respond(ACCEPTED)]);
+    block_on(up.send_next(&net, &net, 0, &mut TestRng(1)));
+    let request = String::from_utf8(net.requests.borrow()[0].clone()).unwrap();
+    assert!(request.starts_with("POST /api/v2/logs HTTP/1.1\r\n"));
+    assert!(request.contains("\r\nHost: http-intake.logs.datadoghq.localhost:8443\r\n"));
+}
+
+#[test]
+fn refused_payloads_are_dropped_with_their_reason() {
+    let mut memory = Memory::new();
+    let mut up = uploader(&mut memory);
+    submit(&mut up, Endpoint::SeriesV2, 2).unwrap();
+    submit(&mut up, Endpoint::SeriesV2, 3).unwrap();
+    let net = FakeNet::new([Step::Respond(BAD_REQUEST), Step::Respond(TOO_LARGE)]);
+    let first = block_on(up.send_next(&net, &net, 0, &mut TestRng(1)));
+    assert!(matches!(
+        first,
+        SendReport::Dropped(_, DropCause::Refused(DropReason::BadRequest))
+    ));
+    // A refusal does not delay the next payload.
+    let second = block_on(up.send_next(&net, &net, 0, &mut TestRng(1)));
+    assert!(matches!(
+        second,
+        SendReport::Dropped(_, DropCause::Refused(DropReason::PayloadTooLarge))
+    ));
+    let c = up.counters();
+    assert_eq!(
+        (c.dropped_bad_request, c.dropped_too_large, c.items_dropped),
+        (1, 1, 5)
+    );
+    assert_eq!(c.dropped(), 2);
+    assert_eq!(up.queued(), 0);
+}
+
+#[test]
+fn retries_keep_the_payload_and_back_off() {
+    let mut memory = Memory::new();
+    let mut up = uploader(&mut memory);
+    submit(&mut up, Endpoint::SeriesV2, 4).unwrap();
+    let net = FakeNet::new([
+        Step::Refuse,
+        Step::Respond(UNAVAILABLE),
+        Step::Respond(RATE_LIMITED),
+        Step::Respond(ACCEPTED),
+    ]);
+    let mut rng = TestRng(9);
+    let report = block_on(up.send_next(&net, &net, 1_000, &mut rng));
+    let SendReport::Retrying {
+        cause: RetryCause::Network(ExchangeError::Connect),
+        until_ms,
+        ..
+    } = report
+    else {
+        panic!("{report:?}");
+    };
+    assert!(
+        (1_000..=2_000).contains(&until_ms),
+        "first back-off within base: {until_ms}"
+    );
+    // Too early: nothing is sent.
+    if until_ms > 1_000 {
+        assert_eq!(
+            block_on(up.send_next(&net, &net, until_ms - 1, &mut rng)),
+            SendReport::Waiting { until_ms }
+        );
+    }
+    let report = block_on(up.send_next(&net, &net, until_ms, &mut rng));
+    let SendReport::Retrying {
+        cause: RetryCause::Status(503),
+        until_ms,
+        ..
+    } = report
+    else {
+        panic!("{report:?}");
+    };
+    let report = block_on(up.send_next(&net, &net, until_ms, &mut rng));
+    let SendReport::Retrying {
+        cause: RetryCause::Status(429),
+        until_ms: rate_limited_until,
+        ..
+    } = report
+    else {
+        panic!("{report:?}");
+    };
+    assert!(
+        rate_limited_until >= until_ms + 7_000,
+        "X-RateLimit-Reset honoured: {rate_limited_until} vs {until_ms}"
+    );
+    let report = block_on(up.send_next(&net, &net, rate_limited_until, &mut rng));
+    assert!(matches!(report, SendReport::Accepted(info) if info.items == 4));
+    let c = up.counters();
+    assert_eq!(
+        (c.sent, c.retried, c.network_errors, c.accepted),
+        (4, 3, 1, 1)
+    );
+    assert_eq!(c.dropped(), 0);
+}
+
+#[test]
+fn forbidden_asks_for_reprovisioning_and_keeps_the_payload() {
+    let mut memory = Memory::new();
+    let mut up = uploader(&mut memory);
+    submit(&mut up, Endpoint::EventsV1, 1).unwrap();
+    let net = FakeNet::new([Step::Respond(FORBIDDEN), Step::Respond(ACCEPTED)]);
+    assert_eq!(
+        block_on(up.send_next(&net, &net, 0, &mut TestRng(1))),
+        SendReport::Reprovision
+    );
+    assert!(!up.has_credentials());
+    assert_eq!(up.queued(), 1);
+    assert_eq!(
+        block_on(up.send_next(&net, &net, 0, &mut TestRng(1))),
+        SendReport::NeedsCredentials
+    );
+    up.set_credentials(
+        sandbox(),
+        ApiKey::new("fedcba9876543210fedcba9876543210").unwrap(),
+    )
+    .unwrap();
+    let report = block_on(up.send_next(&net, &net, 0, &mut TestRng(1)));
+    assert!(matches!(report, SendReport::Accepted(_)));
+    let request = String::from_utf8(net.requests.borrow()[1].clone()).unwrap();
+    assert!(request.contains("DD-API-KEY: fedcba9876543210fedcba9876543210\r\n"));
+    assert_eq!(up.counters().reprovision_requests, 1);
+}
+
+#[test]
+fn overflow_is_counted_and_nothing_else_is_lost() {
+    let mut memory = Memory::new();
+    let mut up = uploader(&mut memory);
+    for items in 1..=3 {
+        submit(&mut up, Endpoint::SeriesV2, items).unwrap();
+    }
+    assert_eq!(
+        submit(&mut up, Endpoint::SeriesV2, 10),
+        Err(QueueError::Full)
+    );
+    assert_eq!(
+        up.submit(
+            Endpoint::SeriesV2,
+            ContentEncoding::Identity,
+            1,
+            &[b'x'; 129]
+        ),
+        Err(QueueError::TooLarge)
+    );
+    let c = up.counters();
+    assert_eq!(
+        (c.enqueued, c.dropped_queue_overflow, c.items_dropped),
+        (3, 1, 10)
+    );
+    assert_eq!(c.queue_high_water, 3);
+    assert_eq!(up.free_slots(), 0);
+}
+
+#[test]
+fn plain_http_is_refused_for_real_datadog_sites() {
+    let mut memory = Memory::new();
+    let mut up: Uploader<'_, 1, 16> =
+        Uploader::new(Security::PlainHttpSandboxOnly, memory.buffers(), backoff());
+    let result = up.set_credentials(Site::from_region(Region::Us1), ApiKey::new(KEY).unwrap());
+    assert_eq!(result, Err(CredentialsError::PlainHttpNeedsSandbox));
+    assert!(!up.has_credentials());
+}
+
+#[test]
+fn unresolvable_host_is_a_network_retry() {
+    let mut memory = Memory::new();
+    let mut up: Uploader<'_, 1, 64> = Uploader::new(
+        Security::Tls(ddlink_core::net::TrustAnchor::from_der(&[])),
+        memory.buffers(),
+        backoff(),
+    );
+    up.set_credentials(Site::from_region(Region::Eu1), ApiKey::new(KEY).unwrap())
+        .unwrap();
+    up.submit(Endpoint::SeriesV2, ContentEncoding::Deflate, 1, b"x")
+        .unwrap();
+    let net = FakeNet::new([]);
+    let report = block_on(up.send_next(&net, &net, 0, &mut TestRng(1)));
+    assert!(
+        matches!(
+            report,
+            SendReport::Retrying {
+                cause: RetryCause::Network(ExchangeError::Dns),
+                ..
+            }
+        ),
+        "{report:?}"
+    );
+    assert!(net.connected_to.borrow().is_empty());
+}
+
+#[test]
+fn debug_output_never_shows_the_key() {
+    let mut memory = Memory::new();
+    let up = uploader(&mut memory);
+    let text = format!("{up:?}");
+    assert!(!text.contains(KEY), "{text}");
+}
