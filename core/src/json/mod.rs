@@ -1,6 +1,6 @@
-//! JSON output for the telemetry encoders: a slice writer ([`writer`]) and the batch framing
-//! that keeps a caller's buffer a complete payload at all times ([`batch`]), plus the errors
-//! the typed batch writers share.
+//! JSON output for the telemetry encoders: a slice writer and the batch framing that keeps a
+//! caller's buffer a complete payload at all times (both crate-internal), plus the errors the
+//! typed batch writers share: [`PushError`] and [`BufferTooSmall`].
 
 mod batch;
 mod writer;
