@@ -383,4 +383,8 @@ fn format_names_its_content_encoding() {
         (Format::Zlib.framing_len(), Format::Gzip.framing_len()),
         (6, 18)
     );
+    for format in FORMATS {
+        let encoding = ddlink_core::http::ContentEncoding::from(format);
+        assert_eq!(encoding.header_value(), Some(format.content_encoding()));
+    }
 }

@@ -104,6 +104,16 @@ impl Format {
     }
 }
 
+impl From<Format> for crate::http::ContentEncoding {
+    /// The request-head encoding for a body compressed in `format`.
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Zlib => Self::Deflate,
+            Format::Gzip => Self::Gzip,
+        }
+    }
+}
+
 /// What one [`Compressor`] call achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
