@@ -32,11 +32,15 @@ fuzz_target!(|data: &[u8]| {
                 .enumerate()
                 .any(|(i, &b)| b == b'\n' && (i == 0 || written[i - 1] != b'\r'));
             assert!(!bare_lf);
-            assert!(
-                written
-                    .iter()
-                    .all(|&b| b == b'\r' || b == b'\n' || (b' '..=b'~').contains(&b))
-            );
+            let bare_cr = written
+                .iter()
+                .enumerate()
+                .any(|(i, &b)| b == b'\r' && written.get(i + 1) != Some(&b'\n'));
+            assert!(!bare_cr);
+            // Tabs may appear inside User-Agent (an RFC 9110 field value); nothing else invisible.
+            assert!(written.iter().all(|&b| {
+                b == b'\r' || b == b'\n' || b == b'\t' || (b' '..=b'~').contains(&b)
+            }));
         }
         Err(_) => assert!(buffer.iter().all(|&byte| byte == 0xA5)),
     }
