@@ -1,0 +1,302 @@
+//! Wiring: open the store and key ring, set up the admin credential, build the state, serve
+//! HTTP and run background upkeep until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{AdminCredential, Config, MasterKeySource};
+use crate::connections::Connections;
+use crate::crypto::{CryptoError, KeyRing, MasterKey, SealContext, random_token};
+use crate::datadog::{ClientCredentials, Datadog};
+use crate::http_client::{AllowList, Outbound, ReqwestTransport, Transport};
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::store::{Db, SEALED_COLUMNS, SealedColumn, SqlStore, Store};
+use crate::web::session::{LoginLimiter, hash_password};
+use crate::{extensions, upkeep, web};
+
+/// A started (not yet serving) gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    state: AppState,
+    admin_token: Option<SecretString>,
+    instance_id: String,
+}
+
+impl Gateway {
+    /// Opens everything with the production HTTP transport.
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        let transport =
+            ReqwestTransport::new(&config.resolve).context("building the HTTP client")?;
+        Self::start_with_transport(config, Arc::new(transport)).await
+    }
+
+    /// Opens everything with the given transport (tests pass doubles here).
+    pub async fn start_with_transport(
+        config: Config,
+        transport: Arc<dyn Transport>,
+    ) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database)
+            .await
+            .context("opening the database")?;
+        let store: Arc<dyn Store> = Arc::new(SqlStore::new(db.clone()));
+        let keys = Arc::new(load_key_ring(&config).context("loading the master key")?);
+        let extensions = Arc::new(extensions::extensions());
+        let columns: Vec<SealedColumn> = SEALED_COLUMNS
+            .iter()
+            .chain(extensions.sealed_columns.iter())
+            .copied()
+            .collect();
+        let resealed = reseal_all(store.as_ref(), &keys, &columns)
+            .await
+            .context("re-sealing secrets under the active master key")?;
+        if resealed > 0 {
+            tracing::info!(
+                resealed,
+                key = keys.active_key_id(),
+                "secrets re-sealed under the active master key"
+            );
+        }
+        let admin_token = setup_admin(store.as_ref(), &config)
+            .await
+            .context("setting up the admin credential")?;
+
+        let mut allow = AllowList::new();
+        for site in config.sites.sites() {
+            let scheme = if site.is_sandbox() { "http" } else { "https" };
+            allow.allow(scheme, site.api_host().as_str());
+        }
+        let datadog = Datadog::new(
+            Outbound::new(transport, allow),
+            ClientCredentials {
+                client_id: config.client_id.clone(),
+                client_secret: config.client_secret.clone(),
+                redirect_uri: config.redirect_uri(),
+                scopes: config.scopes.clone(),
+            },
+        );
+        let clock = config.clock.clone();
+        let state = AppState {
+            connections: Connections::new(store.clone(), keys.clone(), clock.clone()),
+            config: Arc::new(config),
+            store,
+            db,
+            keys,
+            datadog,
+            metrics: Arc::new(Metrics::default()),
+            login_limiter: Arc::new(LoginLimiter::default()),
+            clock,
+            extensions,
+        };
+        Ok(Self {
+            state,
+            admin_token,
+            instance_id: random_token(12)?,
+        })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The admin token created by this start (first run, or the sandbox), if any.
+    pub fn admin_token(&self) -> Option<&SecretString> {
+        self.admin_token.as_ref()
+    }
+
+    pub fn router(&self) -> axum::Router {
+        web::router(self.state.clone())
+    }
+
+    /// One upkeep round: refresh due tokens, validate keys that are due, purge expired rows.
+    pub async fn upkeep_once(&self) -> anyhow::Result<upkeep::PassReport> {
+        let report = upkeep::refresh_due(&self.state, &self.instance_id).await?;
+        upkeep::validate_keys(&self.state, false).await?;
+        self.state
+            .store
+            .purge_expired(self.state.clock.now())
+            .await?;
+        Ok(report)
+    }
+
+    /// Serves until `shutdown` completes, then stops background tasks and closes the database.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let gateway = Arc::new(self);
+        {
+            let gateway = gateway.clone();
+            let cancel = cancel.clone();
+            tracker.spawn(async move { gateway.upkeep_loop(cancel).await });
+        }
+        let app = gateway
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let stop = cancel.clone();
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    () = shutdown => {}
+                    () = stop.cancelled() => {}
+                }
+            })
+            .await;
+        cancel.cancel();
+        tracker.close();
+        tracker.wait().await;
+        gateway.state.db.close().await;
+        tracing::info!("gateway stopped");
+        served.context("serving HTTP")
+    }
+
+    async fn upkeep_loop(&self, cancel: CancellationToken) {
+        let mut interval = tokio::time::interval(self.state.config.timings.refresh_check);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = interval.tick() => {}
+            }
+            // An upkeep round is not interrupted half-way: leases and token writes stay consistent.
+            if let Err(error) = self.upkeep_once().await {
+                self.state.metrics.error("upkeep");
+                tracing::warn!(error = %error, "upkeep round failed");
+            }
+        }
+    }
+}
+
+/// Opens the store, serves on `listener` until `shutdown`, and stops background work.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    Gateway::start(config)
+        .await?
+        .serve(listener, shutdown)
+        .await
+}
+
+fn load_key_ring(config: &Config) -> Result<KeyRing, CryptoError> {
+    let active = match &config.master_key {
+        MasterKeySource::Value(text) => MasterKey::from_base64(text)?,
+        MasterKeySource::File(path) => MasterKey::read_file(path)?,
+        MasterKeySource::FileOrGenerate(path) => {
+            if let Some(dir) = path.parent() {
+                create_private_dir(dir).map_err(|source| CryptoError::KeyFile {
+                    path: dir.to_owned(),
+                    source,
+                })?;
+            }
+            MasterKey::load_or_create_file(path)?
+        }
+    };
+    let previous = config
+        .previous_master_keys
+        .iter()
+        .map(|p| MasterKey::read_file(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(KeyRing::new(active, previous))
+}
+
+/// Creates a directory readable by its owner only (holds the database and key files).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.as_os_str().is_empty() || dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Re-seals every value not sealed under the active key. Fails if a value needs a key that
+/// is not configured (the gateway must not start without being able to read its secrets).
+pub async fn reseal_all(
+    store: &dyn Store,
+    keys: &KeyRing,
+    columns: &[SealedColumn],
+) -> anyhow::Result<u64> {
+    let mut count = 0;
+    for column in columns {
+        for (row_id, blob) in store.sealed_values(column).await? {
+            if !keys.needs_reseal(&blob)? {
+                continue;
+            }
+            let ctx = SealContext::new(column.table, column.column, &row_id);
+            let new = keys.reseal(&ctx, &blob)?;
+            if store
+                .replace_sealed_value(column, &row_id, &blob, &new)
+                .await?
+            {
+                count += 1;
+            }
+        }
+    }
+    Ok(count)
+}
+
+/// Applies the configured admin credential; returns a token created now (to hand to the operator).
+async fn setup_admin(store: &dyn Store, config: &Config) -> anyhow::Result<Option<SecretString>> {
+    let now = config.clock.now();
+    match &config.admin {
+        AdminCredential::PasswordHash(hash) => {
+            argon2::PasswordHash::new(hash)
+                .map_err(|_| anyhow::anyhow!("admin_password_hash is not an Argon2 PHC string"))?;
+            store.replace_admin_password_hash(hash, now).await?;
+            Ok(None)
+        }
+        AdminCredential::Token(token) => {
+            let hash = hash_password(token.expose_secret())
+                .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+            store.replace_admin_password_hash(&hash, now).await?;
+            Ok(Some(token.clone()))
+        }
+        AdminCredential::FirstRunTokenFile(path) => {
+            if store.admin_password_hash().await?.is_some() {
+                return Ok(None);
+            }
+            let token = SecretString::from(random_token(24)?);
+            let hash = hash_password(token.expose_secret())
+                .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+            if !store.init_admin_password_hash(&hash, now).await? {
+                return Ok(None); // another instance initialised it first
+            }
+            write_private_file(path, token.expose_secret()).with_context(|| {
+                format!("writing the first-run admin token to {}", path.display())
+            })?;
+            tracing::warn!(path = %path.display(), "first run: admin token written to this file (mode 0600)");
+            Ok(Some(token))
+        }
+    }
+}
+
+/// Writes `text` to a new or truncated file with mode 0600.
+pub fn write_private_file(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}

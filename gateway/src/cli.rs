@@ -1,0 +1,317 @@
+//! Command line: `serve`, `check-config`, `hash-password` and (feature `sandbox`) `sandbox`.
+//! Builds a [`Config`] from flags > `DDLINK_*` environment > TOML file > defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+
+use crate::clock::Clock;
+use crate::config::{
+    AdminCredential, Config, ConfigError, FileConfig, MasterKeySource, SitePolicy, Timings,
+    parse_allowed_domains, parse_public_url,
+};
+use crate::store::DbOptions;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ddlink-gateway",
+    version,
+    about = "ddlink edge gateway: Datadog OAuth, API key, devices"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the gateway.
+    Serve(ServeArgs),
+    /// Validate the configuration and print the URLs to register in Datadog's Developer Platform.
+    CheckConfig(ServeArgs),
+    /// Print the Argon2id hash of a password read from standard input (for `admin_password_hash`).
+    HashPassword,
+    /// Manage device fleets (`create NAME [--auto-approve]`, `list`).
+    Fleet {
+        #[command(subcommand)]
+        command: crate::provision::cli::FleetCommand,
+    },
+    /// Print a device's secret in hex, for flashing at the factory.
+    DeviceSecret(crate::provision::cli::DeviceSecretArgs),
+    /// Start a local Datadog emulator and a gateway connected to it.
+    #[cfg(feature = "sandbox")]
+    Sandbox(SandboxArgs),
+}
+
+/// Settings for `serve` and `check-config`. Secrets are read only from the environment
+/// (`DDLINK_CLIENT_SECRET`, `DDLINK_MASTER_KEY`) or from files.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "DDLINK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "DDLINK_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// URL users reach the gateway at, e.g. https://gateway.example.com.
+    #[arg(long, env = "DDLINK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// `sqlite:PATH` or `postgres://…` [default: SQLite file in the state directory].
+    #[arg(long, env = "DDLINK_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Directory for the SQLite database, generated master key and first-run admin token.
+    #[arg(long, env = "DDLINK_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// OAuth client ID from Datadog's Developer Platform.
+    #[arg(long, env = "DDLINK_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// File holding the OAuth client secret (alternative: DDLINK_CLIENT_SECRET).
+    #[arg(long, env = "DDLINK_CLIENT_SECRET_FILE")]
+    pub client_secret_file: Option<PathBuf>,
+    /// File holding the base64 master key (alternative: DDLINK_MASTER_KEY).
+    #[arg(long, env = "DDLINK_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Comma-separated Datadog domains to accept [default: all nine].
+    #[arg(long, env = "DDLINK_ALLOWED_DOMAINS", value_delimiter = ',')]
+    pub allowed_domains: Option<Vec<String>>,
+}
+
+#[cfg(feature = "sandbox")]
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Gateway listen address (the emulator listens on the same IP, another port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Directory for the sandbox's SQLite database, master key and sandbox.json.
+    #[arg(long, default_value = "ddlink-sandbox")]
+    pub state_dir: PathBuf,
+    /// Complete the Datadog consent headlessly right away.
+    #[arg(long)]
+    pub connect: bool,
+}
+
+fn env_secret(name: &str) -> Option<SecretString> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(SecretString::from)
+}
+
+fn read_secret_file(
+    path: &std::path::Path,
+    name: &'static str,
+) -> Result<SecretString, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
+        name,
+        reason: format!("cannot read {}: {e}", path.display()),
+    })?;
+    Ok(SecretString::from(text.trim().to_owned()))
+}
+
+/// The resolved configuration plus the listen address.
+#[derive(Debug)]
+pub struct Resolved {
+    pub config: Config,
+    pub listen: SocketAddr,
+}
+
+/// Merges flags/env (`args`) over the TOML file over defaults.
+pub fn resolve(args: &ServeArgs) -> Result<Resolved, ConfigError> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let state_dir = args
+        .state_dir
+        .clone()
+        .or(file.state_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("ddlink-state"));
+    let public_url = parse_public_url(
+        args.public_url
+            .as_deref()
+            .or(file.public_url.as_deref())
+            .ok_or(ConfigError::Missing("public_url"))?,
+    )?;
+    let client_id = args
+        .client_id
+        .clone()
+        .or(file.client_id.clone())
+        .ok_or(ConfigError::Missing("client_id"))?;
+    let client_secret = match env_secret("DDLINK_CLIENT_SECRET") {
+        Some(secret) => secret,
+        None => read_secret_file(
+            args.client_secret_file
+                .as_deref()
+                .or(file.client_secret_file.as_deref())
+                .ok_or(ConfigError::Missing(
+                    "client secret (DDLINK_CLIENT_SECRET or client_secret_file)",
+                ))?,
+            "client_secret_file",
+        )?,
+    };
+    let (database_url, default_sqlite) =
+        match args.database_url.clone().or(file.database_url.clone()) {
+            Some(url) => (url, None),
+            None => {
+                let path = state_dir.join("ddlink.db");
+                (crate::store::sqlite_url_for_path(&path), Some(path))
+            }
+        };
+    let master_key = if let Some(value) = env_secret("DDLINK_MASTER_KEY") {
+        MasterKeySource::Value(value)
+    } else if let Some(path) = args
+        .master_key_file
+        .clone()
+        .or(file.master_key_file.clone())
+    {
+        MasterKeySource::File(path)
+    } else if let Some(db_path) = default_sqlite {
+        MasterKeySource::FileOrGenerate(db_path.with_file_name("master.key"))
+    } else if let Some(path) = crate::store::sqlite_path(&database_url) {
+        MasterKeySource::FileOrGenerate(path.with_file_name("master.key"))
+    } else {
+        // Several PostgreSQL-backed instances must share one key: never invent one.
+        return Err(ConfigError::Missing(
+            "master key (DDLINK_MASTER_KEY or master_key_file) for PostgreSQL",
+        ));
+    };
+    let sites = match args
+        .allowed_domains
+        .as_ref()
+        .or(file.allowed_domains.as_ref())
+    {
+        Some(domains) => parse_allowed_domains(domains)?,
+        None => SitePolicy::all_regions(),
+    };
+    let admin = match std::env::var("DDLINK_ADMIN_PASSWORD_HASH")
+        .ok()
+        .or(file.admin_password_hash.clone())
+    {
+        Some(hash) => AdminCredential::PasswordHash(hash),
+        None => AdminCredential::FirstRunTokenFile(state_dir.join("admin-token")),
+    };
+    let defaults = Timings::default();
+    let secs = |v: Option<u64>, d: std::time::Duration| v.map_or(d, std::time::Duration::from_secs);
+    let timings = Timings {
+        refresh_margin: secs(file.timings.refresh_margin_secs, defaults.refresh_margin),
+        refresh_check: secs(file.timings.refresh_check_secs, defaults.refresh_check),
+        validate_interval: secs(
+            file.timings.validate_interval_secs,
+            defaults.validate_interval,
+        ),
+        ..defaults
+    };
+    let config = Config {
+        public_url,
+        database: DbOptions::new(database_url),
+        client_id,
+        client_secret,
+        scopes: file
+            .scopes
+            .clone()
+            .unwrap_or_else(|| vec!["api_keys_write".to_owned()]),
+        master_key,
+        previous_master_keys: file.previous_master_key_files.clone(),
+        admin,
+        sites,
+        timings,
+        resolve: Vec::new(),
+        tile_url: None,
+        clock: Clock::system(),
+    };
+    Ok(Resolved { config, listen })
+}
+
+/// What `check-config` prints.
+pub fn describe(resolved: &Resolved) -> String {
+    let config = &resolved.config;
+    let domains: Vec<String> = config
+        .sites
+        .sites()
+        .iter()
+        .map(|s| s.domain().to_owned())
+        .collect();
+    format!(
+        "configuration OK\n\
+         Register these in Datadog's Developer Platform (OAuth client):\n\
+         \x20 onboarding URL: {}\n\
+         \x20 redirect URI:   {}\n\
+         \x20 scopes:         {}\n\
+         listen:           {}\n\
+         database:         {}\n\
+         accepted domains: {}\n",
+        config.onboarding_url(),
+        config.redirect_uri(),
+        config.scopes.join(" "),
+        resolved.listen,
+        config.database.url.split(':').next().unwrap_or(""),
+        domains.join(", "),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(config: Option<PathBuf>) -> ServeArgs {
+        ServeArgs {
+            config,
+            listen: None,
+            public_url: None,
+            database_url: None,
+            state_dir: None,
+            client_id: Some("flag-client".into()),
+            client_secret_file: None,
+            master_key_file: None,
+            allowed_domains: None,
+        }
+    }
+
+    #[test]
+    fn flags_override_the_file_and_urls_are_derived() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s3cret\n").unwrap();
+        let path = dir.path().join("gw.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "public_url = \"https://gw.example.com\"\nclient_id = \"file-client\"\nclient_secret_file = \"{}\"\n\
+                 state_dir = \"{}\"\nallowed_domains = [\"datadoghq.eu\"]\n",
+                secret.display(),
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let resolved = resolve(&args(Some(path))).unwrap();
+        assert_eq!(resolved.config.client_id, "flag-client");
+        assert_eq!(
+            resolved.config.redirect_uri().as_str(),
+            "https://gw.example.com/oauth/callback"
+        );
+        assert!(matches!(
+            resolved.config.master_key,
+            MasterKeySource::FileOrGenerate(_)
+        ));
+        let text = describe(&resolved);
+        assert!(
+            text.contains("onboarding URL: https://gw.example.com/oauth/onboard"),
+            "{text}"
+        );
+        assert!(text.contains("accepted domains: datadoghq.eu"), "{text}");
+        assert!(!text.contains("s3cret"));
+        assert!(!format!("{:?}", resolved.config).contains("s3cret"));
+    }
+
+    #[test]
+    fn missing_public_url_is_reported_by_name() {
+        let err = resolve(&args(None)).unwrap_err();
+        assert!(err.to_string().contains("public_url"), "{err}");
+    }
+}

@@ -1,0 +1,253 @@
+//! Connections to Datadog organisations: sealing tokens and keys into [`ConnectionRecord`]s and
+//! opening them again. The only place that knows each secret's row identity.
+
+use std::sync::Arc;
+
+use ddlink_core::site::{Onboarding, SandboxPolicy, Site};
+use secrecy::SecretString;
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::crypto::{CryptoError, KeyRing, SealContext};
+use crate::datadog::{CreatedKey, Tokens};
+use crate::store::{ConnectionRecord, ConnectionState, Store, StoreError, TokenUpdate};
+
+const TABLE: &str = "connections";
+
+/// Who the connection belongs to, from the OAuth callback.
+#[derive(Debug, Clone)]
+pub struct OrgInfo {
+    /// `dd_oid` when present.
+    pub org_id: Option<String>,
+    pub org_name: String,
+}
+
+/// Row id of an organisation's connection: its `dd_oid`, else a stable hash of domain and name.
+pub fn connection_id(org: &OrgInfo, domain: &str) -> String {
+    match &org.org_id {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 64
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') =>
+        {
+            id.to_ascii_lowercase()
+        }
+        _ => format!(
+            "h-{}",
+            &crate::crypto::hash_token(&format!("{domain}\0{}", org.org_name))[..32]
+        ),
+    }
+}
+
+/// The site a stored connection's API calls go to (its `domain`, never the `site` origin).
+pub fn site_of(record: &ConnectionRecord) -> Result<Site, StoreError> {
+    Onboarding::parse(None, &record.domain, SandboxPolicy::Allow)
+        .map(|o| *o.site())
+        .map_err(|_| StoreError::Corrupt {
+            table: TABLE,
+            column: "domain",
+        })
+}
+
+/// Public view of a connection for the admin page and `/api/status`: no secrets.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ConnectionStatus {
+    pub id: String,
+    pub org_name: String,
+    pub domain: String,
+    pub site: String,
+    pub api_key_last4: Option<String>,
+    pub token_expires_at: i64,
+    pub state: &'static str,
+    pub key_valid: Option<bool>,
+    pub key_checked_at: Option<i64>,
+}
+
+impl From<&ConnectionRecord> for ConnectionStatus {
+    fn from(r: &ConnectionRecord) -> Self {
+        Self {
+            id: r.id.clone(),
+            org_name: r.org_name.clone(),
+            domain: r.domain.clone(),
+            site: r.site.clone(),
+            api_key_last4: r.api_key_last4.clone(),
+            token_expires_at: r.access_expires_at,
+            state: r.state.as_str(),
+            key_valid: r.key_valid,
+            key_checked_at: r.key_checked_at,
+        }
+    }
+}
+
+/// Sealing-aware access to connections.
+#[derive(Debug, Clone)]
+pub struct Connections {
+    store: Arc<dyn Store>,
+    keys: Arc<KeyRing>,
+    clock: Clock,
+}
+
+impl Connections {
+    pub fn new(store: Arc<dyn Store>, keys: Arc<KeyRing>, clock: Clock) -> Self {
+        Self { store, keys, clock }
+    }
+
+    fn seal(&self, id: &str, column: &str, secret: &SecretString) -> Result<Vec<u8>, CryptoError> {
+        self.keys
+            .seal_str(&SealContext::new(TABLE, column, id), secret)
+    }
+
+    fn open(
+        &self,
+        id: &str,
+        column: &'static str,
+        blob: Option<&Vec<u8>>,
+    ) -> Result<SecretString, StoreError> {
+        let blob = blob.ok_or(StoreError::Corrupt {
+            table: TABLE,
+            column,
+        })?;
+        Ok(self
+            .keys
+            .open_string(&SealContext::new(TABLE, column, id), blob)?)
+    }
+
+    pub fn access_token(&self, r: &ConnectionRecord) -> Result<SecretString, StoreError> {
+        self.open(&r.id, "access_token", r.sealed_access_token.as_ref())
+    }
+
+    pub fn refresh_token(&self, r: &ConnectionRecord) -> Result<SecretString, StoreError> {
+        self.open(&r.id, "refresh_token", r.sealed_refresh_token.as_ref())
+    }
+
+    pub fn api_key(&self, r: &ConnectionRecord) -> Result<SecretString, StoreError> {
+        self.open(&r.id, "api_key", r.sealed_api_key.as_ref())
+    }
+
+    /// Stores a freshly authorised connection. With `key == None` the stored key (if any) is
+    /// kept: a reconnect of an org whose key the gateway already holds gets 409 from Datadog.
+    /// Returns `None` when there is neither a new nor a stored key.
+    pub async fn save_authorized(
+        &self,
+        org: &OrgInfo,
+        site: &Site,
+        authorize_origin: &str,
+        tokens: &Tokens,
+        key: Option<&CreatedKey>,
+    ) -> Result<Option<ConnectionRecord>, StoreError> {
+        let now = self.clock.now();
+        let id = connection_id(org, site.domain());
+        let existing = self.store.connection(&id).await?;
+        let refresh = tokens.refresh_token.as_ref().ok_or(StoreError::Corrupt {
+            table: TABLE,
+            column: "refresh_token",
+        })?;
+        let (sealed_api_key, api_key_id, api_key_last4, key_version) = match (key, &existing) {
+            (Some(key), existing) => (
+                Some(self.seal(&id, "api_key", &key.key)?),
+                Some(key.id.clone()),
+                Some(key.last4.clone()),
+                existing.as_ref().map_or(1, |e| e.key_version + 1),
+            ),
+            (None, Some(existing)) if existing.sealed_api_key.is_some() => (
+                existing.sealed_api_key.clone(),
+                existing.api_key_id.clone(),
+                existing.api_key_last4.clone(),
+                existing.key_version,
+            ),
+            (None, _) => return Ok(None),
+        };
+        let record = ConnectionRecord {
+            id: id.clone(),
+            org_id: org.org_id.clone().unwrap_or_default(),
+            org_name: org.org_name.clone(),
+            domain: site.domain().to_owned(),
+            site: authorize_origin.to_owned(),
+            state: ConnectionState::Active,
+            sealed_access_token: Some(self.seal(&id, "access_token", &tokens.access_token)?),
+            sealed_refresh_token: Some(self.seal(&id, "refresh_token", refresh)?),
+            access_expires_at: now.saturating_add(tokens.expires_in_secs),
+            sealed_api_key,
+            api_key_id,
+            api_key_last4,
+            key_version,
+            key_valid: key
+                .map(|_| true)
+                .or(existing.as_ref().and_then(|e| e.key_valid)),
+            key_checked_at: existing.as_ref().and_then(|e| e.key_checked_at),
+            created_at: existing.as_ref().map_or(now, |e| e.created_at),
+            updated_at: now,
+        };
+        self.store.upsert_connection(&record).await?;
+        Ok(Some(record))
+    }
+
+    /// Persists refreshed tokens (the new refresh token too, if Datadog rotated it).
+    pub async fn save_refreshed(&self, id: &str, tokens: &Tokens) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let update = TokenUpdate {
+            sealed_access_token: self.seal(id, "access_token", &tokens.access_token)?,
+            sealed_refresh_token: tokens
+                .refresh_token
+                .as_ref()
+                .map(|t| self.seal(id, "refresh_token", t))
+                .transpose()?,
+            access_expires_at: now.saturating_add(tokens.expires_in_secs),
+        };
+        self.store.update_tokens(id, &update, now).await
+    }
+
+    pub async fn statuses(&self) -> Result<Vec<ConnectionStatus>, StoreError> {
+        Ok(self
+            .store
+            .connections()
+            .await?
+            .iter()
+            .map(ConnectionStatus::from)
+            .collect())
+    }
+
+    /// The key devices should use: the most recently updated active connection that has one.
+    /// Returns the record (site, `key_version`) and the opened key.
+    pub async fn device_api_key(
+        &self,
+    ) -> Result<Option<(ConnectionRecord, SecretString)>, StoreError> {
+        let mut candidates: Vec<_> = self
+            .store
+            .connections()
+            .await?
+            .into_iter()
+            .filter(|c| c.state == ConnectionState::Active && c.sealed_api_key.is_some())
+            .collect();
+        candidates.sort_by_key(|c| std::cmp::Reverse(c.updated_at));
+        match candidates.into_iter().next() {
+            Some(record) => {
+                let key = self.api_key(&record)?;
+                Ok(Some((record, key)))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_ids_come_from_dd_oid_or_a_hash() {
+        let with_oid = OrgInfo {
+            org_id: Some("ABCD-1234".into()),
+            org_name: "Acme".into(),
+        };
+        assert_eq!(connection_id(&with_oid, "datadoghq.eu"), "abcd-1234");
+        let hostile = OrgInfo {
+            org_id: Some("../../etc; DROP".into()),
+            org_name: "Acme".into(),
+        };
+        let id = connection_id(&hostile, "datadoghq.eu");
+        assert!(id.starts_with("h-") && id.len() == 34, "{id}");
+        let other_domain = connection_id(&hostile, "datadoghq.com");
+        assert_ne!(id, other_domain);
+    }
+}

@@ -1,0 +1,357 @@
+//! The sandbox: the Datadog emulator and a gateway pointed at it, in this process.
+//!
+//! The gateway accepts only the emulator's `*.localhost` domain, keeps SQLite in the state
+//! directory, and writes `sandbox.json` (`gateway_url`, `emulator_url`, `tile_url`,
+//! `admin_token`, `fleet`, `fleet_key_hex`; mode 0600). The fleet `demo` auto-approves devices. [`SandboxHandle::connect`] completes the consent headlessly, as a
+//! browser would: sign in, onboarding URL, consent page, Authorize, callback.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail, ensure};
+use ddlink_core::site::Site;
+use ddlink_emulator::{Emulator, EmulatorConfig, EmulatorHandle, OAuthClient};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::config::{AdminCredential, Config, MasterKeySource, SitePolicy, Timings};
+use crate::crypto::random_token;
+use crate::state::AppState;
+use crate::store::{DbOptions, sqlite_url_for_path};
+use crate::{Gateway, create_private_dir, write_private_file};
+
+/// The sandbox's device fleet (auto-approve); its key is in `sandbox.json`.
+pub const SANDBOX_FLEET: &str = "demo";
+
+/// Where the sandbox listens and keeps its files.
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// Gateway address (`127.0.0.1:0` picks a free port); the emulator uses the same IP.
+    pub listen: SocketAddr,
+    pub state_dir: PathBuf,
+}
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    gateway_url: &'a str,
+    emulator_url: &'a str,
+    tile_url: &'a str,
+    admin_token: &'a str,
+    domain: &'a str,
+    /// Device provisioning: the auto-approving fleet and its key, for simulated factories.
+    fleet: &'a str,
+    fleet_key_hex: &'a str,
+}
+
+/// A running sandbox world.
+#[derive(Debug)]
+pub struct SandboxHandle {
+    gateway_url: url::Url,
+    tile_url: String,
+    manifest_path: PathBuf,
+    admin_token: SecretString,
+    fleet: String,
+    fleet_key_hex: SecretString,
+    state: AppState,
+    emulator: EmulatorHandle,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Starts the emulator (with this gateway registered as its OAuth client) and the gateway.
+pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
+    create_private_dir(&options.state_dir)
+        .with_context(|| format!("creating {}", options.state_dir.display()))?;
+    let gateway_listener = TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("binding {}", options.listen))?;
+    let gateway_addr = gateway_listener.local_addr()?;
+    let emulator_listener = TcpListener::bind(SocketAddr::new(options.listen.ip(), 0)).await?;
+    let emulator_addr = emulator_listener.local_addr()?;
+
+    let gateway_url = url::Url::parse(&format!(
+        "http://{}/",
+        loopback_if_unspecified(gateway_addr)
+    ))?;
+    let onboarding_url = gateway_url.join("oauth/onboard")?;
+    let redirect_uri = gateway_url.join("oauth/callback")?;
+    let client_id = format!("ddlink-sandbox-{}", random_token(6)?);
+    let client_secret = SecretString::from(random_token(32)?);
+    let emulator = Emulator::start(
+        EmulatorConfig {
+            clients: vec![OAuthClient::new(
+                client_id.clone(),
+                client_secret.expose_secret().to_owned(),
+                redirect_uri.as_str(),
+                onboarding_url.as_str(),
+            )],
+            ..EmulatorConfig::default()
+        },
+        emulator_listener,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("starting the emulator: {e}"))?;
+
+    let site =
+        Site::sandbox(emulator.domain()).map_err(|e| anyhow::anyhow!("emulator domain: {e}"))?;
+    let emulator_ip = loopback_if_unspecified(emulator_addr);
+    let resolve = emulator
+        .host_names()
+        .into_iter()
+        .map(|host| (host, emulator_ip))
+        .collect();
+    let tile_url = format!("{}/tile", emulator.app_url());
+    let admin_token = SecretString::from(random_token(24)?);
+    let config = Config {
+        public_url: gateway_url.clone(),
+        database: DbOptions::new(sqlite_url_for_path(&options.state_dir.join("ddlink.db"))),
+        client_id,
+        client_secret,
+        scopes: vec!["api_keys_write".to_owned()],
+        master_key: MasterKeySource::FileOrGenerate(options.state_dir.join("master.key")),
+        previous_master_keys: Vec::new(),
+        admin: AdminCredential::Token(admin_token.clone()),
+        sites: SitePolicy::Sandbox(site),
+        timings: Timings::default(),
+        resolve,
+        tile_url: url::Url::parse(&tile_url).ok(),
+        clock: Clock::system(),
+    };
+    let gateway = Gateway::start(config).await?;
+    let state = gateway.state().clone();
+    let fleet = crate::provision::fleets::ensure(
+        &crate::provision::store::ProvisionStore::new(state.db.clone()),
+        &state.keys,
+        SANDBOX_FLEET,
+        true,
+        state.clock.now(),
+    )
+    .await
+    .context("creating the sandbox fleet")?;
+    let fleet_key_hex = SecretString::from(
+        fleet
+            .key()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    );
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(gateway.serve(gateway_listener, async move {
+        let _ = stopped.await;
+    }));
+
+    let manifest_path = options.state_dir.join("sandbox.json");
+    let manifest = Manifest {
+        gateway_url: gateway_url.as_str(),
+        emulator_url: &emulator.base_url(),
+        tile_url: &tile_url,
+        admin_token: admin_token.expose_secret(),
+        domain: emulator.domain(),
+        fleet: SANDBOX_FLEET,
+        fleet_key_hex: fleet_key_hex.expose_secret(),
+    };
+    write_private_file(&manifest_path, &serde_json::to_string_pretty(&manifest)?)
+        .with_context(|| format!("writing {}", manifest_path.display()))?;
+    tracing::info!(gateway = %gateway_url, tile = %tile_url, "sandbox running");
+    Ok(SandboxHandle {
+        gateway_url,
+        tile_url,
+        manifest_path,
+        admin_token,
+        fleet: SANDBOX_FLEET.to_owned(),
+        fleet_key_hex,
+        state,
+        emulator,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+fn loopback_if_unspecified(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
+}
+
+impl SandboxHandle {
+    pub fn gateway_url(&self) -> &url::Url {
+        &self.gateway_url
+    }
+
+    /// The emulator's address for its `/_emulator/` test API (`http://127.0.0.1:<port>`).
+    pub fn emulator_url(&self) -> String {
+        self.emulator.base_url()
+    }
+
+    /// The emulator's integration tile (Connect Accounts).
+    pub fn tile_url(&self) -> &str {
+        &self.tile_url
+    }
+
+    pub fn manifest_path(&self) -> &Path {
+        &self.manifest_path
+    }
+
+    pub fn admin_token(&self) -> &SecretString {
+        &self.admin_token
+    }
+
+    /// The device fleet (`demo`, auto-approve).
+    pub fn fleet(&self) -> &str {
+        &self.fleet
+    }
+
+    /// The fleet key in hex: simulated factories derive device secrets from it.
+    pub fn fleet_key_hex(&self) -> &SecretString {
+        &self.fleet_key_hex
+    }
+
+    /// The running gateway's state (store, connections, keys, clock).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn emulator(&self) -> &EmulatorHandle {
+        &self.emulator
+    }
+
+    /// Moves both the gateway's and the emulator's clocks forward.
+    pub fn advance_clocks(&self, by: Duration) {
+        self.emulator.advance_clock(by);
+        self.state
+            .clock
+            .advance(i64::try_from(by.as_secs()).unwrap_or(i64::MAX));
+    }
+
+    /// Runs the whole consent flow over HTTP without a browser and checks the connection exists.
+    pub async fn connect(&self) -> anyhow::Result<()> {
+        let client = self.browser()?;
+        let cookie = self.login(&client).await?;
+        let onboard = format!(
+            "{}oauth/onboard?site={}&domain={}",
+            self.gateway_url,
+            urlencode(&self.emulator.app_url()),
+            urlencode(self.emulator.domain())
+        );
+        let authorize = location(
+            client
+                .get(&onboard)
+                .header("cookie", &cookie)
+                .send()
+                .await?,
+        )?;
+        let consent = client.get(&authorize).send().await?;
+        ensure!(
+            consent.status().is_success(),
+            "consent page answered {}",
+            consent.status()
+        );
+        let page = consent.text().await?;
+        let consent_id = ddlink_emulator::consent_id_from_page(&page)
+            .context("no consent form on the authorize page")?;
+        let decided = client
+            .post(format!("{}/oauth2/v1/authorize", self.emulator.app_url()))
+            .form(&[
+                ("consent_id", consent_id.as_str()),
+                ("decision", "authorize"),
+            ])
+            .send()
+            .await?;
+        let callback = location(decided)?;
+        ensure!(
+            callback.starts_with(self.gateway_url.as_str()),
+            "consent redirected somewhere else"
+        );
+        let finished = client
+            .get(&callback)
+            .header("cookie", &cookie)
+            .send()
+            .await?;
+        let status = finished.status();
+        if !status.is_success() {
+            bail!("the gateway's callback answered {status}");
+        }
+        let connected = self.state.connections.device_api_key().await?.is_some();
+        ensure!(connected, "callback succeeded but no API key is stored");
+        Ok(())
+    }
+
+    fn browser(&self) -> anyhow::Result<reqwest::Client> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let emulator_ip = loopback_if_unspecified(self.emulator.local_addr());
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30));
+        for host in self.emulator.host_names() {
+            builder = builder.resolve(&host, emulator_ip);
+        }
+        Ok(builder.build()?)
+    }
+
+    async fn login(&self, client: &reqwest::Client) -> anyhow::Result<String> {
+        let response = client
+            .post(self.gateway_url.join("login")?)
+            .form(&[
+                ("password", self.admin_token.expose_secret()),
+                ("next", "/"),
+            ])
+            .send()
+            .await?;
+        ensure!(
+            response.status().is_redirection(),
+            "login answered {}",
+            response.status()
+        );
+        let cookie = response
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .context("login set no session cookie")?;
+        Ok(cookie.to_owned())
+    }
+
+    /// Stops the gateway (and its background tasks) and the emulator.
+    pub async fn shutdown(self) {
+        let Self {
+            stop,
+            task,
+            emulator,
+            ..
+        } = self;
+        if let Some(stop) = stop {
+            let _ = stop.send(());
+        }
+        if let Some(task) = task
+            && let Ok(Err(error)) = task.await
+        {
+            tracing::warn!(%error, "sandbox gateway stopped with an error");
+        }
+        emulator.shutdown().await;
+    }
+}
+
+fn location(response: reqwest::Response) -> anyhow::Result<String> {
+    ensure!(
+        response.status().is_redirection(),
+        "expected a redirect, got {}",
+        response.status()
+    );
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .context("redirect without Location")
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}

@@ -1,0 +1,233 @@
+//! Persistence: the [`Store`] trait and its SQL implementation for SQLite and PostgreSQL.
+//!
+//! The store only ever sees sealed secrets (`Vec<u8>` blobs from [`crate::crypto`]); sealing and
+//! opening happen in [`crate::connections`], which knows each value's row identity.
+
+mod db;
+mod sql;
+
+pub use db::{Backend, Db, DbOptions, sqlite_path, sqlite_url_for_path};
+pub use sql::SqlStore;
+
+use async_trait::async_trait;
+
+/// Store-layer errors. Messages never contain secret values (they are sealed anyway).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database url (expected sqlite:… or postgres://…)")]
+    UnsupportedUrl,
+    #[error("invalid stored value in {table}.{column}")]
+    Corrupt {
+        table: &'static str,
+        column: &'static str,
+    },
+    #[error("{0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
+}
+
+/// An OAuth authorisation between the onboarding redirect and the callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAuthorization {
+    /// SHA-256 hex of the `state` parameter.
+    pub state_hash: String,
+    /// The PKCE verifier, sealed with row identity `oauth_states.pkce_verifier.<state_hash>`.
+    pub sealed_verifier: Vec<u8>,
+    /// Authorize origin the flow started on (may carry a customer subdomain).
+    pub site: String,
+    /// The Datadog domain the callback must name again.
+    pub domain: String,
+    /// SHA-256 hex of the admin session that started the flow.
+    pub session_hash: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// Lifecycle of a connection to one Datadog organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Tokens and key are usable.
+    Active,
+    /// The refresh token was refused (`invalid_grant`): an admin must connect again from the tile.
+    NeedsReauth,
+    /// An admin disconnected; tokens were revoked and secrets wiped.
+    Disconnected,
+}
+
+impl ConnectionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::NeedsReauth => "needs_reauth",
+            Self::Disconnected => "disconnected",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(Self::Active),
+            "needs_reauth" => Some(Self::NeedsReauth),
+            "disconnected" => Some(Self::Disconnected),
+            _ => None,
+        }
+    }
+}
+
+/// One Datadog organisation connection as stored (secrets sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionRecord {
+    /// Row id; also part of every sealed value's associated data.
+    pub id: String,
+    /// Datadog org UUID (`dd_oid`) when Datadog sent it.
+    pub org_id: String,
+    pub org_name: String,
+    pub domain: String,
+    pub site: String,
+    pub state: ConnectionState,
+    pub sealed_access_token: Option<Vec<u8>>,
+    pub sealed_refresh_token: Option<Vec<u8>>,
+    pub access_expires_at: i64,
+    pub sealed_api_key: Option<Vec<u8>>,
+    pub api_key_id: Option<String>,
+    pub api_key_last4: Option<String>,
+    /// Bumped whenever the API key changes, so devices know to fetch it again.
+    pub key_version: i64,
+    /// Result of the last `GET /api/v1/validate`, if any.
+    pub key_valid: Option<bool>,
+    pub key_checked_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// New tokens after a refresh.
+#[derive(Debug, Clone)]
+pub struct TokenUpdate {
+    pub sealed_access_token: Vec<u8>,
+    /// `None` keeps the stored refresh token (the server did not rotate it).
+    pub sealed_refresh_token: Option<Vec<u8>>,
+    pub access_expires_at: i64,
+}
+
+/// An entry of the admin page's "recent events" list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayEvent {
+    pub at: i64,
+    pub kind: String,
+    pub message: String,
+}
+
+/// A sealed column that key rotation must re-seal. Its `row_id` is the associated-data row id.
+#[derive(Debug, Clone, Copy)]
+pub struct SealedColumn {
+    pub table: &'static str,
+    pub id_column: &'static str,
+    pub column: &'static str,
+}
+
+/// Every sealed column of the gateway. Device provisioning adds its own (fleet keys) here.
+pub const SEALED_COLUMNS: &[SealedColumn] = &[
+    SealedColumn {
+        table: "oauth_states",
+        id_column: "state_hash",
+        column: "pkce_verifier",
+    },
+    SealedColumn {
+        table: "connections",
+        id_column: "id",
+        column: "access_token",
+    },
+    SealedColumn {
+        table: "connections",
+        id_column: "id",
+        column: "refresh_token",
+    },
+    SealedColumn {
+        table: "connections",
+        id_column: "id",
+        column: "api_key",
+    },
+];
+
+/// Everything the gateway persists. One SQL implementation serves SQLite and PostgreSQL.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    // OAuth authorisations in flight.
+    async fn put_pending_authorization(
+        &self,
+        pending: &PendingAuthorization,
+    ) -> Result<(), StoreError>;
+    /// Removes and returns the authorisation (single use). Expired rows are removed but not returned.
+    async fn take_pending_authorization(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> Result<Option<PendingAuthorization>, StoreError>;
+    /// Deletes authorisations and sessions that expired before `now`.
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+
+    // Connections.
+    /// Inserts, or replaces every field of, the connection with this id (lease kept).
+    async fn upsert_connection(&self, connection: &ConnectionRecord) -> Result<(), StoreError>;
+    async fn connection(&self, id: &str) -> Result<Option<ConnectionRecord>, StoreError>;
+    async fn connections(&self) -> Result<Vec<ConnectionRecord>, StoreError>;
+    async fn update_tokens(
+        &self,
+        id: &str,
+        update: &TokenUpdate,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    async fn set_connection_state(
+        &self,
+        id: &str,
+        state: ConnectionState,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    async fn record_key_check(&self, id: &str, valid: bool, now: i64) -> Result<(), StoreError>;
+    /// Marks the connection disconnected and erases every sealed secret of it.
+    async fn wipe_connection(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    /// Takes the row lease if it is free or expired; `true` means this owner holds it until `until`.
+    async fn try_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError>;
+    async fn release_lease(&self, id: &str, owner: &str) -> Result<(), StoreError>;
+
+    // Admin authentication.
+    async fn admin_password_hash(&self) -> Result<Option<String>, StoreError>;
+    /// Stores the hash only if none exists yet; returns whether this call stored it.
+    async fn init_admin_password_hash(&self, hash: &str, now: i64) -> Result<bool, StoreError>;
+    async fn replace_admin_password_hash(&self, hash: &str, now: i64) -> Result<(), StoreError>;
+    async fn create_session(
+        &self,
+        session_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    async fn session_is_valid(&self, session_hash: &str, now: i64) -> Result<bool, StoreError>;
+    async fn delete_session(&self, session_hash: &str) -> Result<(), StoreError>;
+
+    // Recent events for the admin page.
+    async fn record_event(&self, at: i64, kind: &str, message: &str) -> Result<(), StoreError>;
+    async fn recent_events(&self, limit: i64) -> Result<Vec<GatewayEvent>, StoreError>;
+
+    // Key rotation.
+    /// `(row_id, blob)` for every non-null value of a sealed column.
+    async fn sealed_values(
+        &self,
+        column: &SealedColumn,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Replaces a sealed value only if it still equals `old` (a concurrent write wins).
+    async fn replace_sealed_value(
+        &self,
+        column: &SealedColumn,
+        row_id: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool, StoreError>;
+}

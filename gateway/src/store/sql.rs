@@ -1,0 +1,394 @@
+//! [`Store`] over [`Db`]: one set of runtime queries for SQLite and PostgreSQL.
+
+use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row as _};
+
+use super::{
+    ConnectionRecord, ConnectionState, Db, GatewayEvent, PendingAuthorization, SealedColumn, Store,
+    StoreError, TokenUpdate,
+};
+
+/// The gateway's store on SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    db: Db,
+}
+
+impl SqlStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+const CONNECTION_COLUMNS: &str = "id, org_id, org_name, domain, site, state, access_token, refresh_token, \
+     access_expires_at, api_key, api_key_id, api_key_last4, key_version, key_valid, key_checked_at, \
+     created_at, updated_at";
+
+fn connection_from_row(row: &AnyRow) -> Result<ConnectionRecord, StoreError> {
+    let state: String = row.try_get("state")?;
+    let key_valid: Option<i64> = row.try_get("key_valid")?;
+    Ok(ConnectionRecord {
+        id: row.try_get("id")?,
+        org_id: row.try_get("org_id")?,
+        org_name: row.try_get("org_name")?,
+        domain: row.try_get("domain")?,
+        site: row.try_get("site")?,
+        state: ConnectionState::parse(&state).ok_or(StoreError::Corrupt {
+            table: "connections",
+            column: "state",
+        })?,
+        sealed_access_token: row.try_get("access_token")?,
+        sealed_refresh_token: row.try_get("refresh_token")?,
+        access_expires_at: row.try_get("access_expires_at")?,
+        sealed_api_key: row.try_get("api_key")?,
+        api_key_id: row.try_get("api_key_id")?,
+        api_key_last4: row.try_get("api_key_last4")?,
+        key_version: row.try_get("key_version")?,
+        key_valid: key_valid.map(|v| v != 0),
+        key_checked_at: row.try_get("key_checked_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn pending_from_row(row: &AnyRow) -> Result<PendingAuthorization, StoreError> {
+    Ok(PendingAuthorization {
+        state_hash: row.try_get("state_hash")?,
+        sealed_verifier: row.try_get("pkce_verifier")?,
+        site: row.try_get("site")?,
+        domain: row.try_get("domain")?,
+        session_hash: row.try_get("session_hash")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn put_pending_authorization(&self, p: &PendingAuthorization) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oauth_states (state_hash, pkce_verifier, site, domain, session_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&p.state_hash)
+        .bind(&p.sealed_verifier)
+        .bind(&p.site)
+        .bind(&p.domain)
+        .bind(&p.session_hash)
+        .bind(p.created_at)
+        .bind(p.expires_at)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn take_pending_authorization(
+        &self,
+        state_hash: &str,
+        now: i64,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        // DELETE … RETURNING makes the state single-use even with several gateway instances.
+        let row = sqlx::query(
+            "DELETE FROM oauth_states WHERE state_hash = $1 \
+             RETURNING state_hash, pkce_verifier, site, domain, session_hash, created_at, expires_at",
+        )
+        .bind(state_hash)
+        .fetch_optional(self.db.pool())
+        .await?;
+        match row {
+            Some(row) => {
+                let pending = pending_from_row(&row)?;
+                Ok((pending.expires_at > now).then_some(pending))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        let states = sqlx::query("DELETE FROM oauth_states WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.db.pool())
+            .await?;
+        let sessions = sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.db.pool())
+            .await?;
+        Ok(states.rows_affected() + sessions.rows_affected())
+    }
+
+    async fn upsert_connection(&self, c: &ConnectionRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO connections (id, org_id, org_name, domain, site, state, access_token, refresh_token, \
+                 access_expires_at, api_key, api_key_id, api_key_last4, key_version, key_valid, key_checked_at, \
+                 created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+             ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id, org_name = excluded.org_name, \
+                 domain = excluded.domain, site = excluded.site, state = excluded.state, \
+                 access_token = excluded.access_token, refresh_token = excluded.refresh_token, \
+                 access_expires_at = excluded.access_expires_at, api_key = excluded.api_key, \
+                 api_key_id = excluded.api_key_id, api_key_last4 = excluded.api_key_last4, \
+                 key_version = excluded.key_version, key_valid = excluded.key_valid, \
+                 key_checked_at = excluded.key_checked_at, updated_at = excluded.updated_at",
+        )
+        .bind(&c.id)
+        .bind(&c.org_id)
+        .bind(&c.org_name)
+        .bind(&c.domain)
+        .bind(&c.site)
+        .bind(c.state.as_str())
+        .bind(&c.sealed_access_token)
+        .bind(&c.sealed_refresh_token)
+        .bind(c.access_expires_at)
+        .bind(&c.sealed_api_key)
+        .bind(&c.api_key_id)
+        .bind(&c.api_key_last4)
+        .bind(c.key_version)
+        .bind(c.key_valid.map(i64::from))
+        .bind(c.key_checked_at)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn connection(&self, id: &str) -> Result<Option<ConnectionRecord>, StoreError> {
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.as_ref().map(connection_from_row).transpose()
+    }
+
+    async fn connections(&self) -> Result<Vec<ConnectionRecord>, StoreError> {
+        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections ORDER BY created_at, id");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter().map(connection_from_row).collect()
+    }
+
+    async fn update_tokens(&self, id: &str, u: &TokenUpdate, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE connections SET access_token = $1, refresh_token = COALESCE($2, refresh_token), \
+                 access_expires_at = $3, updated_at = $4 WHERE id = $5",
+        )
+        .bind(&u.sealed_access_token)
+        .bind(&u.sealed_refresh_token)
+        .bind(u.access_expires_at)
+        .bind(now)
+        .bind(id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn set_connection_state(
+        &self,
+        id: &str,
+        state: ConnectionState,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE connections SET state = $1, updated_at = $2 WHERE id = $3")
+            .bind(state.as_str())
+            .bind(now)
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn record_key_check(&self, id: &str, valid: bool, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE connections SET key_valid = $1, key_checked_at = $2 WHERE id = $3")
+            .bind(i64::from(valid))
+            .bind(now)
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn wipe_connection(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE connections SET state = $1, access_token = NULL, refresh_token = NULL, api_key = NULL, \
+                 access_expires_at = 0, key_valid = NULL, updated_at = $2 WHERE id = $3",
+        )
+        .bind(ConnectionState::Disconnected.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn try_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        // Portable compare-and-set: exactly one instance sees rows_affected == 1.
+        let done = sqlx::query(
+            "UPDATE connections SET lease_owner = $1, lease_until = $2 \
+             WHERE id = $3 AND (lease_until <= $4 OR lease_owner = $1)",
+        )
+        .bind(owner)
+        .bind(until)
+        .bind(id)
+        .bind(now)
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_lease(&self, id: &str, owner: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE connections SET lease_owner = NULL, lease_until = 0 WHERE id = $1 AND lease_owner = $2")
+            .bind(id)
+            .bind(owner)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn admin_password_hash(&self) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT password_hash FROM admin_credential WHERE id = 1")
+            .fetch_optional(self.db.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("password_hash")).transpose()?)
+    }
+
+    async fn init_admin_password_hash(&self, hash: &str, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO admin_credential (id, password_hash, created_at) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(hash)
+        .bind(now)
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn replace_admin_password_hash(&self, hash: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO admin_credential (id, password_hash, created_at) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash, created_at = excluded.created_at",
+        )
+        .bind(hash)
+        .bind(now)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn create_session(
+        &self,
+        session_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO admin_sessions (session_hash, created_at, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(session_hash)
+        .bind(now)
+        .bind(expires_at)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn session_is_valid(&self, session_hash: &str, now: i64) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT expires_at FROM admin_sessions WHERE session_hash = $1")
+            .bind(session_hash)
+            .fetch_optional(self.db.pool())
+            .await?;
+        match row {
+            Some(row) => Ok(row.try_get::<i64, _>("expires_at")? > now),
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_session(&self, session_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM admin_sessions WHERE session_hash = $1")
+            .bind(session_hash)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn record_event(&self, at: i64, kind: &str, message: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO gateway_events (at, kind, message) VALUES ($1, $2, $3)")
+            .bind(at)
+            .bind(kind)
+            .bind(message)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn recent_events(&self, limit: i64) -> Result<Vec<GatewayEvent>, StoreError> {
+        let rows =
+            sqlx::query("SELECT at, kind, message FROM gateway_events ORDER BY id DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(self.db.pool())
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(GatewayEvent {
+                    at: r.try_get("at")?,
+                    kind: r.try_get("kind")?,
+                    message: r.try_get("message")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn sealed_values(
+        &self,
+        column: &SealedColumn,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        // Identifiers come from the static SEALED_COLUMNS registry, never from input.
+        let sql = format!(
+            "SELECT {id} AS row_id, {col} AS sealed FROM {table} WHERE {col} IS NOT NULL",
+            id = column.id_column,
+            col = column.column,
+            table = column.table,
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("row_id")?, r.try_get("sealed")?)))
+            .collect()
+    }
+
+    async fn replace_sealed_value(
+        &self,
+        column: &SealedColumn,
+        row_id: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE {table} SET {col} = $1 WHERE {id} = $2 AND {col} = $3",
+            id = column.id_column,
+            col = column.column,
+            table = column.table,
+        );
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(new)
+            .bind(row_id)
+            .bind(old)
+            .execute(self.db.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,120 @@
+//! Machine endpoints: `/api/status` (admin bearer token or session), `/healthz`, `/metrics`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, StatusCode, header};
+use secrecy::SecretString;
+use serde::Serialize;
+
+use super::WebError;
+use super::session::{ClientAddr, current_session, verify_password};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize)]
+struct StatusConnection {
+    org_name: String,
+    domain: String,
+    site: String,
+    api_key_last4: Option<String>,
+    token_expires_at: i64,
+    state: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusBody {
+    connections: Vec<StatusConnection>,
+    /// Device provisioning: `fleets` and `devices`.
+    #[serde(flatten)]
+    provisioning: crate::provision::admin::ProvisioningStatus,
+}
+
+fn unauthorized(message: &'static str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer realm=\"ddlink\"")],
+        Json(serde_json::json!({ "error": message })),
+    )
+        .into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// Connections as JSON, for scripts and monitoring.
+pub async fn status(
+    State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let authorised = match bearer(&headers) {
+        Some(token) => {
+            if !state.login_limiter.allows(ip) {
+                state.metrics.login("rate_limited");
+                return Ok((
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(serde_json::json!({"error": "rate limited"})),
+                )
+                    .into_response());
+            }
+            let ok = verify_password(&state, SecretString::from(token.to_owned())).await?;
+            if !ok {
+                state.login_limiter.record_failure(ip);
+                state.metrics.login("failed");
+            }
+            ok
+        }
+        None => current_session(&state, &headers).await?.is_some(),
+    };
+    if !authorised {
+        return Ok(unauthorized("admin token or session required"));
+    }
+    let connections = state
+        .connections
+        .statuses()
+        .await?
+        .into_iter()
+        .map(|c| StatusConnection {
+            org_name: c.org_name,
+            domain: c.domain,
+            site: c.site,
+            api_key_last4: c.api_key_last4,
+            token_expires_at: c.token_expires_at,
+            state: c.state,
+        })
+        .collect();
+    let provisioning = crate::provision::admin::status(&state).await?;
+    Ok(Json(StatusBody {
+        connections,
+        provisioning,
+    })
+    .into_response())
+}
+
+/// Liveness plus a database round trip.
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.admin_password_hash().await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(error) => {
+            tracing::error!(%error, "health check: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}

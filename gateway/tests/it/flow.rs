@@ -1,0 +1,553 @@
+//! End-to-end flows: the gateway and the Datadog emulator on loopback ports.
+
+use std::time::Duration;
+
+use ddlink_emulator::{
+    Emulator, EmulatorConfig, EmulatorHandle, FaultAction, FaultSpec, OAuthClient,
+};
+use ddlink_gateway::sandbox::{self, SandboxHandle, SandboxOptions};
+use ddlink_gateway::store::ConnectionState;
+use ddlink_gateway::{Gateway, upkeep};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::common::{ADMIN_TOKEN, CLIENT_SECRET};
+
+async fn start_sandbox() -> (tempfile::TempDir, SandboxHandle) {
+    let dir = tempfile::tempdir().unwrap();
+    let handle = sandbox::start(SandboxOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state_dir: dir.path().join("state"),
+    })
+    .await
+    .unwrap();
+    (dir, handle)
+}
+
+/// A browser stand-in: no redirects followed, the emulator's `*.localhost` hosts on loopback.
+struct Browser {
+    client: reqwest::Client,
+    gateway_url: String,
+    app_url: String,
+    domain: String,
+    cookie: String,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+impl Browser {
+    async fn new(emulator: &EmulatorHandle, gateway_url: &str, password: &str) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        for host in emulator.host_names() {
+            builder = builder.resolve(&host, emulator.local_addr());
+        }
+        let mut browser = Self {
+            client: builder.build().unwrap(),
+            gateway_url: gateway_url.trim_end_matches('/').to_owned(),
+            app_url: emulator.app_url(),
+            domain: emulator.domain().to_owned(),
+            cookie: String::new(),
+        };
+        let login = browser
+            .client
+            .post(format!("{}/login", browser.gateway_url))
+            .form(&[("password", password)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), StatusCode::SEE_OTHER);
+        let cookie = login.headers()["set-cookie"].to_str().unwrap();
+        browser.cookie = cookie.split(';').next().unwrap().to_owned();
+        browser
+    }
+
+    async fn get(&self, url: &str) -> Page {
+        let response = self
+            .client
+            .get(url)
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        Page {
+            status: response.status(),
+            location: response
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    /// Onboarding URL → authorize page → decision; returns the redirect back to the gateway.
+    async fn consent(&self, decision: &str) -> String {
+        let onboard = self
+            .get(&format!(
+                "{}/oauth/onboard?site={}&domain={}",
+                self.gateway_url, self.app_url, self.domain
+            ))
+            .await;
+        assert_eq!(onboard.status, StatusCode::SEE_OTHER, "{}", onboard.body);
+        let consent = self.get(&onboard.location.unwrap()).await;
+        assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+        let consent_id =
+            ddlink_emulator::consent_id_from_page(&consent.body).expect("consent form");
+        let decided = self
+            .client
+            .post(format!("{}/oauth2/v1/authorize", self.app_url))
+            .form(&[("consent_id", consent_id.as_str()), ("decision", decision)])
+            .send()
+            .await
+            .unwrap();
+        assert!(decided.status().is_redirection(), "{}", decided.status());
+        decided.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    async fn connect(&self) -> Page {
+        let callback = self.consent("authorize").await;
+        self.get(&callback).await
+    }
+}
+
+fn secret(s: &SecretString) -> String {
+    s.expose_secret().to_owned()
+}
+
+#[tokio::test]
+async fn sandbox_happy_path_stores_the_key_encrypted_and_reports_status() {
+    let (dir, world) = start_sandbox().await;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(world.manifest_path()).unwrap()).unwrap();
+    assert_eq!(manifest["gateway_url"], world.gateway_url().as_str());
+    assert_eq!(manifest["tile_url"], world.tile_url());
+    assert_eq!(manifest["admin_token"], world.admin_token().expose_secret());
+    assert!(
+        manifest["emulator_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+
+    world.connect().await.unwrap();
+    let keys = world.emulator().api_keys();
+    assert_eq!(keys.len(), 1);
+    let state = world.state();
+    let (record, key) = state.connections.device_api_key().await.unwrap().unwrap();
+    assert_eq!(key.expose_secret(), keys[0].key);
+    assert_eq!(
+        record.api_key_last4.as_deref(),
+        Some(keys[0].last4.as_str())
+    );
+    assert_eq!(record.org_name, "Sandbox Org");
+    assert_eq!(record.domain, world.emulator().domain());
+
+    // The status API over HTTP with the admin token.
+    let status: serde_json::Value = reqwest::Client::new()
+        .get(world.gateway_url().join("api/status").unwrap())
+        .bearer_auth(world.admin_token().expose_secret())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let connection = &status["connections"][0];
+    assert_eq!(connection["org_name"], "Sandbox Org");
+    assert_eq!(connection["domain"], world.emulator().domain());
+    assert_eq!(connection["api_key_last4"], keys[0].last4);
+    assert_eq!(connection["state"], "active");
+    assert!(connection["token_expires_at"].as_i64().unwrap() > state.clock.now());
+    let site = connection["site"].as_str().unwrap();
+    assert!(
+        site.starts_with("http://app.datadoghq.localhost:"),
+        "{site}"
+    );
+
+    // No secret in the database files in plaintext.
+    let access = secret(&state.connections.access_token(&record).unwrap());
+    let refresh = secret(&state.connections.refresh_token(&record).unwrap());
+    let db_dir = dir.path().join("state");
+    let mut bytes = Vec::new();
+    for name in ["ddlink.db", "ddlink.db-wal"] {
+        if let Ok(b) = std::fs::read(db_dir.join(name)) {
+            bytes.extend(b);
+        }
+    }
+    assert!(bytes.len() > 4096, "database files not found");
+    for needle in [key.expose_secret(), access.as_str(), refresh.as_str()] {
+        assert!(needle.len() >= 16);
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "a secret is stored in plaintext"
+        );
+    }
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn tokens_are_refreshed_before_expiry_and_rotation_is_kept() {
+    let (_dir, world) = start_sandbox().await;
+    world.connect().await.unwrap();
+    let state = world.state();
+    let before = state.store.connections().await.unwrap().remove(0);
+    let old_refresh = secret(&state.connections.refresh_token(&before).unwrap());
+
+    // Not due yet: nothing happens.
+    let report = upkeep::refresh_due(state, "test").await.unwrap();
+    assert_eq!(report.refreshed, 0);
+
+    world.advance_clocks(Duration::from_secs(3600 - 120));
+    let report = upkeep::refresh_due(state, "test").await.unwrap();
+    assert_eq!(report.refreshed, 1, "{report:?}");
+    let after = state.store.connections().await.unwrap().remove(0);
+    assert!(after.access_expires_at > before.access_expires_at);
+    assert_ne!(
+        secret(&state.connections.access_token(&after).unwrap()),
+        secret(&state.connections.access_token(&before).unwrap())
+    );
+    assert_ne!(
+        secret(&state.connections.refresh_token(&after).unwrap()),
+        old_refresh,
+        "rotated refresh token stored"
+    );
+    assert_eq!(world.emulator().connections()[0].refreshes, 1);
+
+    // Past the old expiry the refreshed token is still good for another refresh.
+    world.advance_clocks(Duration::from_secs(3600));
+    assert_eq!(
+        upkeep::refresh_due(state, "test").await.unwrap().refreshed,
+        1
+    );
+    assert_eq!(state.metrics.get("ddlink_token_refreshes_total", "ok"), 2);
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_lease_held_by_another_instance_skips_the_refresh() {
+    let (_dir, world) = start_sandbox().await;
+    world.connect().await.unwrap();
+    let state = world.state();
+    let id = state.store.connections().await.unwrap()[0].id.clone();
+    let now = state.clock.now();
+    world.advance_clocks(Duration::from_secs(3500));
+    assert!(
+        state
+            .store
+            .try_lease(
+                &id,
+                "other-gateway",
+                state.clock.now(),
+                state.clock.now() + 60
+            )
+            .await
+            .unwrap()
+    );
+    let report = upkeep::refresh_due(state, "this-gateway").await.unwrap();
+    assert_eq!((report.refreshed, report.skipped), (0, 1));
+    assert_eq!(world.emulator().connections()[0].refreshes, 0);
+    assert!(now > 0);
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalid_grant_marks_needs_reauth_and_reconnecting_keeps_the_key() {
+    let (_dir, world) = start_sandbox().await;
+    world.connect().await.unwrap();
+    let state = world.state();
+    let emulator_connection = world.emulator().connections()[0].id.clone();
+    assert!(world.emulator().revoke_connection(&emulator_connection));
+    world.advance_clocks(Duration::from_secs(3500));
+    let report = upkeep::refresh_due(state, "test").await.unwrap();
+    assert_eq!(report.needs_reauth, 1, "{report:?}");
+    let record = state.store.connections().await.unwrap().remove(0);
+    assert_eq!(record.state, ConnectionState::NeedsReauth);
+    assert!(state.connections.device_api_key().await.unwrap().is_none());
+
+    let browser = Browser::new(
+        world.emulator(),
+        world.gateway_url().as_str(),
+        world.admin_token().expose_secret(),
+    )
+    .await;
+    let admin = browser.get(world.gateway_url().as_str()).await;
+    assert!(
+        admin.body.contains("needs re-authorisation"),
+        "{}",
+        admin.body
+    );
+
+    // Reconnecting: Datadog answers 409 for the key, the gateway keeps the one it stored.
+    let page = browser.connect().await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("kept the key it stored earlier"),
+        "{}",
+        page.body
+    );
+    let (again, key) = state.connections.device_api_key().await.unwrap().unwrap();
+    assert_eq!(again.state, ConnectionState::Active);
+    assert_eq!(key.expose_secret(), world.emulator().api_keys()[0].key);
+    assert_eq!(again.key_version, record.key_version);
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn disconnect_revokes_and_wipes_then_409_explains_how_to_recover() {
+    let (_dir, world) = start_sandbox().await;
+    world.connect().await.unwrap();
+    let state = world.state();
+    let id = state.store.connections().await.unwrap()[0].id.clone();
+    assert!(upkeep::disconnect(state, &id).await.unwrap());
+    let wiped = state.store.connection(&id).await.unwrap().unwrap();
+    assert_eq!(wiped.state, ConnectionState::Disconnected);
+    assert!(wiped.sealed_api_key.is_none() && wiped.sealed_refresh_token.is_none());
+    assert!(
+        world.emulator().connections()[0].revoked,
+        "tokens revoked at Datadog"
+    );
+
+    // The org still has the integration's key at Datadog: 409, with what to do.
+    let browser = Browser::new(
+        world.emulator(),
+        world.gateway_url().as_str(),
+        world.admin_token().expose_secret(),
+    )
+    .await;
+    let page = browser.connect().await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+    assert!(page.body.contains("OAuth Client API Key") && page.body.contains("Revoke"));
+    assert!(page.body.contains("/organization-settings/api-keys"));
+
+    // Following the advice (revoke the old key) and reconnecting works, with a new key version.
+    let old_key = world.emulator().api_keys()[0].id.clone();
+    assert!(world.emulator().revoke_api_key(&old_key));
+    let page = browser.connect().await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let (record, key) = state.connections.device_api_key().await.unwrap().unwrap();
+    assert_eq!(record.key_version, 2);
+    let live = world
+        .emulator()
+        .api_keys()
+        .into_iter()
+        .find(|k| !k.revoked)
+        .unwrap();
+    assert_eq!(key.expose_secret(), live.key);
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn stored_keys_are_validated_and_a_revoked_key_is_flagged() {
+    let (_dir, world) = start_sandbox().await;
+    world.connect().await.unwrap();
+    let state = world.state();
+    assert_eq!(upkeep::validate_keys(state, true).await.unwrap(), 1);
+    assert_eq!(
+        state.store.connections().await.unwrap()[0].key_valid,
+        Some(true)
+    );
+    assert_eq!(
+        upkeep::validate_keys(state, false).await.unwrap(),
+        0,
+        "checked recently"
+    );
+    let key_id = world.emulator().api_keys()[0].id.clone();
+    world.emulator().revoke_api_key(&key_id);
+    assert_eq!(upkeep::validate_keys(state, true).await.unwrap(), 1);
+    assert_eq!(
+        state.store.connections().await.unwrap()[0].key_valid,
+        Some(false)
+    );
+    let events = state.store.recent_events(5).await.unwrap();
+    assert_eq!(events[0].kind, "key_invalid");
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn tampered_callback_domain_makes_no_outbound_request() {
+    let (_dir, world) = start_sandbox().await;
+    let browser = Browser::new(
+        world.emulator(),
+        world.gateway_url().as_str(),
+        world.admin_token().expose_secret(),
+    )
+    .await;
+    let callback = browser.consent("authorize").await;
+    let mut tampered = url::Url::parse(&callback).unwrap();
+    let pairs: Vec<(String, String)> = tampered
+        .query_pairs()
+        .map(|(k, v)| {
+            let value = if k == "domain" {
+                "datadoghq.com".to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), value)
+        })
+        .collect();
+    assert!(pairs.iter().any(|(k, _)| k == "domain"), "{callback}");
+    tampered.query_pairs_mut().clear().extend_pairs(pairs);
+    let tampered = tampered.to_string();
+    let api_calls_before = world
+        .emulator()
+        .requests()
+        .iter()
+        .filter(|r| r.host.starts_with("api."))
+        .count();
+    let page = browser.get(&tampered).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let api_calls_after = world
+        .emulator()
+        .requests()
+        .iter()
+        .filter(|r| r.host.starts_with("api."))
+        .count();
+    assert_eq!(api_calls_before, api_calls_after);
+    assert_eq!(world.state().datadog.outbound().requests_sent(), 0);
+    // The state was consumed: the genuine callback cannot be replayed afterwards.
+    assert_eq!(browser.get(&callback).await.status, StatusCode::BAD_REQUEST);
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn denied_consent_and_injected_datadog_errors_show_advice() {
+    let (_dir, world) = start_sandbox().await;
+    let browser = Browser::new(
+        world.emulator(),
+        world.gateway_url().as_str(),
+        world.admin_token().expose_secret(),
+    )
+    .await;
+    let denied = browser.get(&browser.consent("deny").await).await;
+    assert_eq!(denied.status, StatusCode::BAD_REQUEST);
+    assert!(denied.body.contains("not granted"), "{}", denied.body);
+
+    let faults = [
+        (
+            "/oauth2/v1/token",
+            400,
+            r#"{"error":"invalid_grant","error_description":"Invalid code or code verifier"}"#,
+            "Invalid code or code verifier",
+        ),
+        (
+            "/oauth2/v1/token",
+            400,
+            r#"{"error":"invalid_request","error_description":"Mismatching redirect URI"}"#,
+            "Mismatching redirect URI",
+        ),
+        (
+            "/api/v2/api_keys/marketplace",
+            403,
+            r#"{"errors":["Forbidden"]}"#,
+            "api_keys_write",
+        ),
+    ];
+    for (path, status, body, phrase) in faults {
+        world.emulator().inject_fault(FaultSpec {
+            path: path.into(),
+            count: 1,
+            action: FaultAction::Status {
+                status,
+                body: Some(body.into()),
+                rate_limit: None,
+            },
+        });
+        let page = browser.connect().await;
+        assert!(page.status.is_client_error() || page.status.is_server_error());
+        assert!(page.body.contains(phrase), "{path}: {}", page.body);
+    }
+    world.emulator().inject_fault(FaultSpec {
+        path: "/oauth2/v1/token".into(),
+        count: 1,
+        action: FaultAction::Drop,
+    });
+    let page = browser.connect().await;
+    assert_eq!(page.status, StatusCode::BAD_GATEWAY);
+    assert!(
+        page.body.contains("Could not reach Datadog"),
+        "{}",
+        page.body
+    );
+    assert!(world.state().store.connections().await.unwrap().is_empty());
+    world.shutdown().await;
+}
+
+/// A gateway configured with the wrong client secret or client id, against a real emulator.
+async fn misconfigured(
+    client_id: &str,
+    client_secret: &str,
+) -> (
+    tempfile::TempDir,
+    EmulatorHandle,
+    Browser,
+    tokio::task::JoinHandle<()>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gateway_url = format!("http://{}/", listener.local_addr().unwrap());
+    let emulator = Emulator::start(
+        EmulatorConfig {
+            clients: vec![OAuthClient::new(
+                "test-client",
+                CLIENT_SECRET,
+                format!("{gateway_url}oauth/callback"),
+                format!("{gateway_url}oauth/onboard"),
+            )],
+            ..EmulatorConfig::default()
+        },
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut config = crate::common::sandbox_config(dir.path(), &gateway_url, emulator.domain());
+    config.client_id = client_id.into();
+    config.client_secret = SecretString::from(client_secret.to_owned());
+    config.resolve = emulator
+        .host_names()
+        .into_iter()
+        .map(|h| (h, emulator.local_addr()))
+        .collect();
+    let gateway = Gateway::start(config).await.unwrap();
+    let task = tokio::spawn(async move {
+        gateway
+            .serve(listener, std::future::pending())
+            .await
+            .unwrap();
+    });
+    let browser = Browser::new(&emulator, &gateway_url, ADMIN_TOKEN).await;
+    (dir, emulator, browser, task)
+}
+
+#[tokio::test]
+async fn wrong_client_credentials_are_explained() {
+    let (_dir, _emulator, browser, task) = misconfigured("test-client", "not-the-secret").await;
+    let page = browser.connect().await;
+    assert_eq!(page.status, StatusCode::BAD_GATEWAY);
+    assert!(
+        page.body.contains("client credentials") || page.body.contains("Invalid client ID"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("not-the-secret"));
+    task.abort();
+
+    // An unknown client id never gets past Datadog's authorize page (Datadog shows the error).
+    let (_dir, _emulator, browser, task) = misconfigured("unknown-client", CLIENT_SECRET).await;
+    let onboard = browser
+        .get(&format!(
+            "{}/oauth/onboard?site={}&domain={}",
+            browser.gateway_url, browser.app_url, browser.domain
+        ))
+        .await;
+    let authorize = browser.get(&onboard.location.unwrap()).await;
+    assert!(
+        authorize.body.contains("Invalid client_id parameter value"),
+        "{}",
+        authorize.body
+    );
+    task.abort();
+}

@@ -1,0 +1,372 @@
+//! The store suite: every test runs on SQLite, and on PostgreSQL when
+//! `DDLINK_TEST_POSTGRES_URL` is set (each test in its own schema, so runs can share a database).
+
+use std::future::Future;
+
+use ddlink_gateway::crypto::{KeyRing, MasterKey, SealContext};
+use ddlink_gateway::reseal_all;
+use ddlink_gateway::store::{
+    ConnectionRecord, ConnectionState, Db, DbOptions, PendingAuthorization, SEALED_COLUMNS,
+    SqlStore, Store, TokenUpdate,
+};
+
+/// Runs `test` against a fresh SQLite store and, if configured, a fresh PostgreSQL schema.
+async fn on_each_backend<F, Fut>(test: F)
+where
+    F: Fn(SqlStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Db::connect(&crate::common::sqlite_db(dir.path()))
+        .await
+        .unwrap();
+    test(SqlStore::new(sqlite.clone())).await;
+    sqlite.close().await;
+
+    if let Ok(url) = std::env::var("DDLINK_TEST_POSTGRES_URL") {
+        let schema = format!(
+            "gw_test_{}",
+            ddlink_gateway::crypto::random_token(9)
+                .unwrap()
+                .to_lowercase()
+                .replace(['-', '_'], "x")
+        );
+        let db = Db::connect(&DbOptions {
+            schema: Some(schema.clone()),
+            ..DbOptions::new(url.clone())
+        })
+        .await
+        .unwrap_or_else(|e| {
+            panic!("DDLINK_TEST_POSTGRES_URL is set but PostgreSQL is unusable: {e}")
+        });
+        test(SqlStore::new(db.clone())).await;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA \"{schema}\" CASCADE"
+        )))
+        .execute(db.pool())
+        .await
+        .unwrap();
+        db.close().await;
+    }
+}
+
+fn connection(id: &str, now: i64) -> ConnectionRecord {
+    ConnectionRecord {
+        id: id.into(),
+        org_id: id.into(),
+        org_name: "Acme".into(),
+        domain: "datadoghq.eu".into(),
+        site: "https://app.datadoghq.eu".into(),
+        state: ConnectionState::Active,
+        sealed_access_token: Some(vec![1, 2, 3]),
+        sealed_refresh_token: Some(vec![4, 5, 6]),
+        access_expires_at: now + 3600,
+        sealed_api_key: Some(vec![7, 8, 9]),
+        api_key_id: Some("kid".into()),
+        api_key_last4: Some("abcd".into()),
+        key_version: 1,
+        key_valid: None,
+        key_checked_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn pending(hash: &str, expires_at: i64) -> PendingAuthorization {
+    PendingAuthorization {
+        state_hash: hash.into(),
+        sealed_verifier: vec![0, 1, 2, 255],
+        site: "https://acme.datadoghq.eu".into(),
+        domain: "datadoghq.eu".into(),
+        session_hash: "s".into(),
+        created_at: expires_at - 600,
+        expires_at,
+    }
+}
+
+#[tokio::test]
+async fn pending_authorizations_are_single_use_and_expire() {
+    on_each_backend(|store| async move {
+        store
+            .put_pending_authorization(&pending("a", 1600))
+            .await
+            .unwrap();
+        store
+            .put_pending_authorization(&pending("b", 1600))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .put_pending_authorization(&pending("a", 1600))
+                .await
+                .is_err(),
+            "duplicate state"
+        );
+        assert_eq!(
+            store.take_pending_authorization("a", 1000).await.unwrap(),
+            Some(pending("a", 1600))
+        );
+        assert_eq!(
+            store.take_pending_authorization("a", 1000).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store.take_pending_authorization("b", 1600).await.unwrap(),
+            None,
+            "expired"
+        );
+        assert_eq!(
+            store.take_pending_authorization("b", 0).await.unwrap(),
+            None,
+            "expired take removed it"
+        );
+        store
+            .put_pending_authorization(&pending("c", 50))
+            .await
+            .unwrap();
+        assert_eq!(store.purge_expired(100).await.unwrap(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn connections_round_trip_update_and_wipe() {
+    on_each_backend(|store| async move {
+        let record = connection("org-1", 1000);
+        store.upsert_connection(&record).await.unwrap();
+        assert_eq!(
+            store.connection("org-1").await.unwrap(),
+            Some(record.clone())
+        );
+        assert_eq!(store.connection("nope").await.unwrap(), None);
+
+        let renamed = ConnectionRecord {
+            org_name: "Acme 2".into(),
+            key_version: 2,
+            updated_at: 1001,
+            ..record.clone()
+        };
+        store.upsert_connection(&renamed).await.unwrap();
+        store
+            .upsert_connection(&connection("org-2", 2000))
+            .await
+            .unwrap();
+        let all = store.connections().await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0], renamed);
+
+        // A refresh without rotation keeps the stored refresh token.
+        let update = TokenUpdate {
+            sealed_access_token: vec![10],
+            sealed_refresh_token: None,
+            access_expires_at: 9000,
+        };
+        store.update_tokens("org-1", &update, 1100).await.unwrap();
+        let after = store.connection("org-1").await.unwrap().unwrap();
+        assert_eq!(after.sealed_access_token, Some(vec![10]));
+        assert_eq!(after.sealed_refresh_token, Some(vec![4, 5, 6]));
+        assert_eq!(after.access_expires_at, 9000);
+        let rotated = TokenUpdate {
+            sealed_refresh_token: Some(vec![11]),
+            ..update
+        };
+        store.update_tokens("org-1", &rotated, 1200).await.unwrap();
+        assert_eq!(
+            store
+                .connection("org-1")
+                .await
+                .unwrap()
+                .unwrap()
+                .sealed_refresh_token,
+            Some(vec![11])
+        );
+
+        store
+            .set_connection_state("org-1", ConnectionState::NeedsReauth, 1300)
+            .await
+            .unwrap();
+        store.record_key_check("org-1", false, 1400).await.unwrap();
+        let flagged = store.connection("org-1").await.unwrap().unwrap();
+        assert_eq!(flagged.state, ConnectionState::NeedsReauth);
+        assert_eq!(
+            (flagged.key_valid, flagged.key_checked_at),
+            (Some(false), Some(1400))
+        );
+
+        store.wipe_connection("org-1", 1500).await.unwrap();
+        let wiped = store.connection("org-1").await.unwrap().unwrap();
+        assert_eq!(wiped.state, ConnectionState::Disconnected);
+        assert_eq!(
+            (
+                wiped.sealed_access_token,
+                wiped.sealed_refresh_token,
+                wiped.sealed_api_key
+            ),
+            (None, None, None)
+        );
+        assert_eq!(
+            wiped.api_key_last4.as_deref(),
+            Some("abcd"),
+            "metadata kept for the record"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn row_lease_has_one_owner_until_it_expires_or_is_released() {
+    on_each_backend(|store| async move {
+        store
+            .upsert_connection(&connection("org-1", 0))
+            .await
+            .unwrap();
+        assert!(store.try_lease("org-1", "gw-a", 100, 160).await.unwrap());
+        assert!(!store.try_lease("org-1", "gw-b", 110, 170).await.unwrap());
+        assert!(
+            store.try_lease("org-1", "gw-a", 120, 180).await.unwrap(),
+            "owner may extend"
+        );
+        assert!(
+            store.try_lease("org-1", "gw-b", 181, 240).await.unwrap(),
+            "expired lease is taken over"
+        );
+        store.release_lease("org-1", "gw-a").await.unwrap();
+        assert!(
+            !store.try_lease("org-1", "gw-a", 190, 250).await.unwrap(),
+            "only the owner releases"
+        );
+        store.release_lease("org-1", "gw-b").await.unwrap();
+        assert!(store.try_lease("org-1", "gw-a", 190, 250).await.unwrap());
+        assert!(!store.try_lease("missing", "gw-a", 190, 250).await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_lease_attempts_have_exactly_one_winner() {
+    on_each_backend(|store| async move {
+        store
+            .upsert_connection(&connection("org-1", 0))
+            .await
+            .unwrap();
+        let attempts = (0..8).map(|i| {
+            let store = store.clone();
+            async move {
+                store
+                    .try_lease("org-1", &format!("gw-{i}"), 100, 160)
+                    .await
+                    .unwrap()
+            }
+        });
+        let results = futures_join_all(attempts).await;
+        assert_eq!(results.iter().filter(|won| **won).count(), 1, "{results:?}");
+    })
+    .await;
+}
+
+async fn futures_join_all<F: Future<Output = bool> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<bool> {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut results = Vec::new();
+    for handle in handles {
+        results.push(handle.await.unwrap());
+    }
+    results
+}
+
+#[tokio::test]
+async fn admin_credential_sessions_and_events() {
+    on_each_backend(|store| async move {
+        assert_eq!(store.admin_password_hash().await.unwrap(), None);
+        assert!(store.init_admin_password_hash("h1", 1).await.unwrap());
+        assert!(
+            !store.init_admin_password_hash("h2", 2).await.unwrap(),
+            "first run only once"
+        );
+        assert_eq!(
+            store.admin_password_hash().await.unwrap().as_deref(),
+            Some("h1")
+        );
+        store.replace_admin_password_hash("h3", 3).await.unwrap();
+        assert_eq!(
+            store.admin_password_hash().await.unwrap().as_deref(),
+            Some("h3")
+        );
+
+        store.create_session("s1", 100, 200).await.unwrap();
+        assert!(store.session_is_valid("s1", 150).await.unwrap());
+        assert!(!store.session_is_valid("s1", 200).await.unwrap());
+        assert!(!store.session_is_valid("s2", 150).await.unwrap());
+        store.delete_session("s1").await.unwrap();
+        assert!(!store.session_is_valid("s1", 150).await.unwrap());
+
+        for i in 0..5 {
+            store
+                .record_event(i, "kind", &format!("event {i}"))
+                .await
+                .unwrap();
+        }
+        let recent = store.recent_events(3).await.unwrap();
+        let messages: Vec<_> = recent.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(messages, ["event 4", "event 3", "event 2"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn key_rotation_reseals_every_secret_and_refuses_unknown_keys() {
+    on_each_backend(|store| async move {
+        let (old_key, old_text) = MasterKey::generate().unwrap();
+        let old = KeyRing::new(old_key, Vec::new());
+        let mut record = connection("org-1", 0);
+        let ctx = |col| SealContext::new("connections", col, "org-1");
+        record.sealed_access_token = Some(old.seal(&ctx("access_token"), b"access").unwrap());
+        record.sealed_refresh_token = Some(old.seal(&ctx("refresh_token"), b"refresh").unwrap());
+        record.sealed_api_key = Some(old.seal(&ctx("api_key"), b"apikey").unwrap());
+        store.upsert_connection(&record).await.unwrap();
+
+        let rotated = KeyRing::new(
+            MasterKey::generate().unwrap().0,
+            vec![MasterKey::from_base64(&old_text).unwrap()],
+        );
+        assert_eq!(
+            reseal_all(&store, &rotated, SEALED_COLUMNS).await.unwrap(),
+            3
+        );
+        assert_eq!(
+            reseal_all(&store, &rotated, SEALED_COLUMNS).await.unwrap(),
+            0,
+            "idempotent"
+        );
+        let after = store.connection("org-1").await.unwrap().unwrap();
+        for (column, blob, plain) in [
+            (
+                "access_token",
+                after.sealed_access_token.unwrap(),
+                &b"access"[..],
+            ),
+            (
+                "refresh_token",
+                after.sealed_refresh_token.unwrap(),
+                b"refresh",
+            ),
+            ("api_key", after.sealed_api_key.unwrap(), b"apikey"),
+        ] {
+            assert_eq!(KeyRing::key_id_of(&blob).unwrap(), rotated.active_key_id());
+            assert_eq!(&*rotated.open(&ctx(column), &blob).unwrap(), plain);
+        }
+
+        let stranger = KeyRing::new(MasterKey::generate().unwrap().0, Vec::new());
+        assert!(reseal_all(&store, &stranger, SEALED_COLUMNS).await.is_err());
+        // A concurrent change wins over a stale re-seal.
+        let column = &SEALED_COLUMNS[1];
+        assert!(
+            !store
+                .replace_sealed_value(column, "org-1", b"stale", b"new")
+                .await
+                .unwrap()
+        );
+    })
+    .await;
+}
