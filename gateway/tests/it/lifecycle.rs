@@ -1,0 +1,117 @@
+//! Starting and stopping: `run` on port 0 with graceful shutdown, first-run admin token,
+//! and the whole gateway on PostgreSQL when `DDLINK_TEST_POSTGRES_URL` is set.
+
+use std::time::Duration;
+
+use ddlink_gateway::config::AdminCredential;
+use ddlink_gateway::store::DbOptions;
+use ddlink_gateway::{Gateway, run};
+
+use crate::common;
+
+#[tokio::test]
+async fn run_serves_until_the_shutdown_future_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let config = common::config(dir.path(), &format!("http://{addr}"));
+    let server = tokio::spawn(run(config, listener, async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let mut healthy = false;
+    for _ in 0..50 {
+        if let Ok(response) = client.get(format!("http://{addr}/healthz")).send().await {
+            healthy = response.status() == reqwest::StatusCode::OK;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(healthy, "gateway did not answer /healthz");
+    stop.send(()).unwrap();
+    let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
+    assert!(
+        matches!(finished, Ok(Ok(Ok(())))),
+        "run did not stop cleanly: {finished:?}"
+    );
+    assert!(
+        client
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "still listening"
+    );
+}
+
+#[tokio::test]
+async fn first_run_writes_an_owner_only_admin_token_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("state").join("admin-token");
+    let mut config = common::config(dir.path(), "https://gw.example.com");
+    config.admin = AdminCredential::FirstRunTokenFile(token_file.clone());
+    let gateway = Gateway::start(config.clone()).await.unwrap();
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(gateway.admin_token().unwrap()),
+        token.trim()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(
+        ddlink_gateway::web::session::verify_password(
+            gateway.state(),
+            token.trim().to_owned().into()
+        )
+        .await
+        .unwrap()
+    );
+    gateway.state().db.close().await;
+    drop(gateway);
+    // A second start keeps the credential and does not rewrite the file.
+    let again = Gateway::start(config).await.unwrap();
+    assert!(again.admin_token().is_none());
+    assert_eq!(std::fs::read_to_string(&token_file).unwrap(), token);
+}
+
+#[tokio::test]
+async fn the_gateway_runs_on_postgresql_when_configured() {
+    let Ok(url) = std::env::var("DDLINK_TEST_POSTGRES_URL") else {
+        eprintln!("PostgreSQL part not run: set DDLINK_TEST_POSTGRES_URL (CI does)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let schema = format!(
+        "gw_life_{}",
+        ddlink_gateway::crypto::random_token(9)
+            .unwrap()
+            .to_lowercase()
+            .replace(['-', '_'], "x")
+    );
+    let mut config = common::config(dir.path(), "https://gw.example.com");
+    config.database = DbOptions {
+        schema: Some(schema.clone()),
+        ..DbOptions::new(url)
+    };
+    let gateway = Gateway::start(config).await.unwrap();
+    let state = gateway.state();
+    assert_eq!(state.db.backend(), ddlink_gateway::store::Backend::Postgres);
+    assert!(state.store.admin_password_hash().await.unwrap().is_some());
+    assert!(
+        ddlink_gateway::web::session::verify_password(state, common::ADMIN_TOKEN.to_owned().into())
+            .await
+            .unwrap()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA \"{schema}\" CASCADE"
+    )))
+    .execute(state.db.pool())
+    .await
+    .unwrap();
+    state.db.close().await;
+}
