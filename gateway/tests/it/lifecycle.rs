@@ -115,3 +115,63 @@ async fn the_gateway_runs_on_postgresql_when_configured() {
     .unwrap();
     state.db.close().await;
 }
+
+#[tokio::test]
+async fn restarting_with_a_new_master_key_reseals_stored_secrets() {
+    use ddlink_gateway::config::MasterKeySource;
+    use ddlink_gateway::crypto::{KeyRing, MasterKey, SealContext};
+    use ddlink_gateway::store::PendingAuthorization;
+
+    let dir = tempfile::tempdir().unwrap();
+    let old_key_file = dir.path().join("old.key");
+    let old_key = MasterKey::load_or_create_file(&old_key_file).unwrap();
+    let mut config = common::config(dir.path(), "https://gw.example.com");
+    config.master_key = MasterKeySource::File(old_key_file.clone());
+    let gateway = Gateway::start(config.clone()).await.unwrap();
+    let ctx = SealContext::new("oauth_states", "pkce_verifier", "h1");
+    let sealed = gateway.state().keys.seal(&ctx, b"verifier").unwrap();
+    let now = gateway.state().clock.now();
+    gateway
+        .state()
+        .store
+        .put_pending_authorization(&PendingAuthorization {
+            state_hash: "h1".into(),
+            sealed_verifier: sealed,
+            site: "https://app.datadoghq.eu".into(),
+            domain: "datadoghq.eu".into(),
+            session_hash: "s".into(),
+            created_at: now,
+            expires_at: now + 600,
+        })
+        .await
+        .unwrap();
+    gateway.state().db.close().await;
+    drop(gateway);
+
+    let (new_key, new_text) = MasterKey::generate().unwrap();
+    config.master_key = MasterKeySource::Value(new_text);
+    // Without the old key the gateway refuses to start: it could not read its secrets.
+    assert!(Gateway::start(config.clone()).await.is_err());
+    config.previous_master_keys = vec![old_key_file];
+    let gateway = Gateway::start(config).await.unwrap();
+    let pending = gateway
+        .state()
+        .store
+        .take_pending_authorization("h1", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        KeyRing::key_id_of(&pending.sealed_verifier).unwrap(),
+        new_key.id()
+    );
+    assert_ne!(new_key.id(), old_key.id());
+    assert_eq!(
+        &*gateway
+            .state()
+            .keys
+            .open(&ctx, &pending.sealed_verifier)
+            .unwrap(),
+        b"verifier"
+    );
+}
