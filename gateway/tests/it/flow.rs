@@ -201,9 +201,10 @@ async fn tokens_are_refreshed_before_expiry_and_rotation_is_kept() {
     let report = upkeep::refresh_due(state, "test").await.unwrap();
     assert_eq!(report.refreshed, 0);
 
+    // The sandbox's own upkeep loop may win the lease for a due refresh; either way exactly one
+    // refresh happens, so the assertions look at the outcome, not at who did it.
     world.advance_clocks(Duration::from_secs(3600 - 120));
-    let report = upkeep::refresh_due(state, "test").await.unwrap();
-    assert_eq!(report.refreshed, 1, "{report:?}");
+    upkeep::refresh_due(state, "test").await.unwrap();
     let after = state.store.connections().await.unwrap().remove(0);
     assert!(after.access_expires_at > before.access_expires_at);
     assert_ne!(
@@ -219,10 +220,8 @@ async fn tokens_are_refreshed_before_expiry_and_rotation_is_kept() {
 
     // Past the old expiry the refreshed token is still good for another refresh.
     world.advance_clocks(Duration::from_secs(3600));
-    assert_eq!(
-        upkeep::refresh_due(state, "test").await.unwrap().refreshed,
-        1
-    );
+    upkeep::refresh_due(state, "test").await.unwrap();
+    assert_eq!(world.emulator().connections()[0].refreshes, 2);
     assert_eq!(state.metrics.get("ddlink_token_refreshes_total", "ok"), 2);
     world.shutdown().await;
 }
@@ -233,7 +232,6 @@ async fn a_lease_held_by_another_instance_skips_the_refresh() {
     world.connect().await.unwrap();
     let state = world.state();
     let id = state.store.connections().await.unwrap()[0].id.clone();
-    let now = state.clock.now();
     world.advance_clocks(Duration::from_secs(3500));
     assert!(
         state
@@ -250,7 +248,6 @@ async fn a_lease_held_by_another_instance_skips_the_refresh() {
     let report = upkeep::refresh_due(state, "this-gateway").await.unwrap();
     assert_eq!((report.refreshed, report.skipped), (0, 1));
     assert_eq!(world.emulator().connections()[0].refreshes, 0);
-    assert!(now > 0);
     world.shutdown().await;
 }
 
@@ -262,8 +259,13 @@ async fn invalid_grant_marks_needs_reauth_and_reconnecting_keeps_the_key() {
     let emulator_connection = world.emulator().connections()[0].id.clone();
     assert!(world.emulator().revoke_connection(&emulator_connection));
     world.advance_clocks(Duration::from_secs(3500));
-    let report = upkeep::refresh_due(state, "test").await.unwrap();
-    assert_eq!(report.needs_reauth, 1, "{report:?}");
+    upkeep::refresh_due(state, "test").await.unwrap();
+    assert_eq!(
+        state
+            .metrics
+            .get("ddlink_token_refreshes_total", "invalid_grant"),
+        1
+    );
     let record = state.store.connections().await.unwrap().remove(0);
     assert_eq!(record.state, ConnectionState::NeedsReauth);
     assert!(state.connections.device_api_key().await.unwrap().is_none());
