@@ -1,0 +1,164 @@
+//! `ddlink-firmware-example --sandbox [--devices N] [--duration S]`: builds the [`World`], runs
+//! the devices on the embassy executor, streams progress, and ends with
+//! `summary: devices=N provisioned=N points_sent=X points_accepted=Y lost=Z`
+//! (exit status 0 only if every device provisioned and nothing was lost).
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use embassy_executor::Executor;
+
+use super::{DeviceNetwork, IntakeTrust, World, WorldConfig};
+
+#[derive(Debug, Clone, Parser)]
+#[command(about = "The whole ddlink sandbox in one process: emulator, gateway, consent, devices")]
+struct SandboxArgs {
+    /// Selects this mode.
+    #[arg(long)]
+    sandbox: bool,
+    /// Simulated devices.
+    #[arg(long, default_value_t = 3)]
+    devices: usize,
+    /// How long the devices sample, in seconds (then they drain their queues).
+    #[arg(long, default_value_t = 20)]
+    duration: u64,
+    /// Sampling interval in seconds.
+    #[arg(long, default_value_t = 1)]
+    interval: u64,
+    /// Use the host's sockets instead of the in-process embassy-net network.
+    #[arg(long)]
+    os_sockets: bool,
+    /// Packet loss on the in-process network, per mille.
+    #[arg(long, default_value_t = 0)]
+    loss_per_mille: u16,
+}
+
+/// Runs the sandbox mode (the process exits from here).
+pub fn main() -> ExitCode {
+    let args = SandboxArgs::parse();
+    let mut config = WorldConfig::new(args.devices);
+    config.duration_ms = args.duration.saturating_mul(1_000);
+    config.interval_ms = args.interval.max(1).saturating_mul(1_000);
+    config.network = if args.os_sockets {
+        DeviceNetwork::OsSockets
+    } else {
+        DeviceNetwork::InProcess {
+            loss_per_mille: args.loss_per_mille,
+        }
+    };
+    config.trust = IntakeTrust::FrontCa;
+    config.start_spread_ms = 1_000;
+    let started = Instant::now();
+    let world = match World::start(config) {
+        Ok(world) => world,
+        Err(error) => {
+            eprintln!("error: cannot start the sandbox: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    announce(&world);
+    let world: &'static World = Box::leak(Box::new(world));
+    world.runtime().spawn(progress(world, started));
+    let executor: &'static mut Executor = Box::leak(Box::new(Executor::new()));
+    executor.run(move |spawner| match devices_task(world) {
+        Ok(token) => spawner.spawn(token),
+        Err(error) => {
+            eprintln!("error: cannot start the device task: {error:?}");
+            std::process::exit(2);
+        }
+    })
+}
+
+fn announce(world: &World) {
+    let sandbox = world.sandbox();
+    let emulator = world.emulator();
+    println!(
+        "emulator: Datadog stand-in at {} (domain {})",
+        emulator.base_url(),
+        emulator.domain()
+    );
+    if let Some(front) = world.front() {
+        println!(
+            "intake: HTTPS on 127.0.0.1:{} (devices trust its CA; names {})",
+            front.port(),
+            emulator.host_names().join(", ")
+        );
+    }
+    println!(
+        "gateway: {} (state {})",
+        sandbox.gateway_url(),
+        sandbox.manifest_path().display()
+    );
+    println!("consent: connected headlessly (Connect Accounts → Authorize → callback → API key)");
+    println!(
+        "fleet: {} (auto-approve); {} device(s), network: {}",
+        sandbox.fleet(),
+        world.config().devices,
+        match world.config().network {
+            DeviceNetwork::InProcess { .. } => "in-process embassy-net",
+            DeviceNetwork::OsSockets => "host sockets",
+        }
+    );
+}
+
+async fn progress(world: &'static World, started: Instant) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(2));
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let emulator = world.emulator();
+        let points: usize = emulator
+            .received_series()
+            .iter()
+            .map(|s| s.points.len())
+            .sum();
+        let requests = emulator.requests();
+        let intake = requests
+            .iter()
+            .filter(|r| r.path.starts_with("/api/"))
+            .count();
+        let front = world.front().map(|f| f.stats()).unwrap_or_default();
+        println!(
+            "progress: t={}s intake_requests={} points_received={} events={} checks={} logs={} tls_sessions={}",
+            started.elapsed().as_secs(),
+            intake,
+            points,
+            emulator.received_events().len(),
+            emulator.received_checks().len(),
+            emulator.received_logs().len(),
+            front.forwarded,
+        );
+    }
+}
+
+#[embassy_executor::task]
+async fn devices_task(world: &'static World) {
+    let runs = match world.run_devices().await {
+        Ok(runs) => runs,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::exit(2);
+        }
+    };
+    for run in &runs {
+        let r = &run.report;
+        println!(
+            "device {}: provisioned={} key_version={:?} sampled={} accepted={} queued={} dropped={} boot_events={} heartbeats={} warnings={}",
+            run.device_id,
+            r.provisioned,
+            r.key_version,
+            r.points.sampled,
+            r.points.accepted,
+            r.points.in_flight(),
+            r.points.dropped,
+            r.boot_events,
+            r.heartbeats,
+            r.warnings_logged,
+        );
+    }
+    let tally = world.tally(&runs);
+    println!("{}", tally.details());
+    println!("{tally}");
+    std::process::exit(if tally.success() { 0 } else { 1 });
+}

@@ -1,0 +1,190 @@
+//! The intake's HTTPS front: a TLS 1.3 terminator with its own P-256 CA in front of the
+//! emulator, like a load balancer in front of Datadog.
+//!
+//! The sandbox gateway talks plain HTTP to the emulator (a sandbox site is `http`), so the
+//! emulator's port cannot also speak TLS; devices reach the intake through this front instead
+//! (their connections to the emulator's port are redirected here, see [`super::portmap`]) and
+//! verify its certificate against [`IntakeFront::ca_der`] exactly as they would Datadog's. The
+//! front can be made unreachable for a while (connections closed at once), and counts what it saw.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use anyhow::Context as _;
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, PKCS_ECDSA_P256_SHA256};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::ResolvesServerCertUsingSni;
+use rustls::sign::CertifiedKey;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+/// Counters of the front, for progress lines and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrontStats {
+    /// TCP connections accepted.
+    pub connections: u64,
+    /// Connections closed at once because the intake was made unreachable.
+    pub refused: u64,
+    /// TLS handshakes that failed (e.g. the client did not trust the certificate).
+    pub failed_handshakes: u64,
+    /// Connections forwarded to the emulator after a completed handshake.
+    pub forwarded: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    connections: AtomicU64,
+    refused: AtomicU64,
+    failed_handshakes: AtomicU64,
+    forwarded: AtomicU64,
+}
+
+/// A running front; dropping it stops accepting.
+#[derive(Debug)]
+pub struct IntakeFront {
+    port: u16,
+    ca_der: Vec<u8>,
+    reachable: Arc<AtomicBool>,
+    counters: Arc<Counters>,
+    task: JoinHandle<()>,
+}
+
+impl IntakeFront {
+    /// Listens on a free loopback port (in the current tokio runtime) and forwards every
+    /// completed TLS session to `127.0.0.1:upstream_port`. `host_names` get one certificate each.
+    pub async fn start(upstream_port: u16, host_names: &[String]) -> anyhow::Result<Self> {
+        let (ca_der, config) = server_config(host_names)?;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .context("binding the intake front")?;
+        let port = listener.local_addr()?.port();
+        let reachable = Arc::new(AtomicBool::new(true));
+        let counters = Arc::new(Counters::default());
+        let task = tokio::spawn(accept_loop(
+            listener,
+            TlsAcceptor::from(Arc::new(config)),
+            SocketAddr::from((Ipv4Addr::LOCALHOST, upstream_port)),
+            reachable.clone(),
+            counters.clone(),
+        ));
+        Ok(Self {
+            port,
+            ca_der,
+            reachable,
+            counters,
+            task,
+        })
+    }
+
+    /// The loopback port devices must be sent to.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// DER of the CA that signed the front's certificates (the devices' trust anchor).
+    pub fn ca_der(&self) -> &[u8] {
+        &self.ca_der
+    }
+
+    /// While `false`, every new connection is closed at once (the intake is "down").
+    pub fn set_reachable(&self, reachable: bool) {
+        self.reachable.store(reachable, Ordering::SeqCst);
+    }
+
+    pub fn stats(&self) -> FrontStats {
+        let c = &self.counters;
+        FrontStats {
+            connections: c.connections.load(Ordering::SeqCst),
+            refused: c.refused.load(Ordering::SeqCst),
+            failed_handshakes: c.failed_handshakes.load(Ordering::SeqCst),
+            forwarded: c.forwarded.load(Ordering::SeqCst),
+        }
+    }
+}
+
+impl Drop for IntakeFront {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    upstream: SocketAddr,
+    reachable: Arc<AtomicBool>,
+    counters: Arc<Counters>,
+) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        counters.connections.fetch_add(1, Ordering::SeqCst);
+        if !reachable.load(Ordering::SeqCst) {
+            counters.refused.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+            continue;
+        }
+        let acceptor = acceptor.clone();
+        let counters = counters.clone();
+        tokio::spawn(async move {
+            let Ok(mut tls) = acceptor.accept(stream).await else {
+                counters.failed_handshakes.fetch_add(1, Ordering::SeqCst);
+                return;
+            };
+            let Ok(mut plain) = TcpStream::connect(upstream).await else {
+                return;
+            };
+            counters.forwarded.fetch_add(1, Ordering::SeqCst);
+            // Ends when either side closes; errors just end the connection, as a proxy would.
+            let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+        });
+    }
+}
+
+/// A fresh P-256 CA and, per host name, a leaf it signed; returns the CA's DER and a rustls
+/// config choosing the leaf by SNI (TLS 1.3 only, as Datadog's intake negotiates).
+fn server_config(host_names: &[String]) -> anyhow::Result<(Vec<u8>, rustls::ServerConfig)> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "ddlink sandbox intake CA");
+    let ca = ca_params.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let mut resolver = ResolvesServerCertUsingSni::new();
+    for name in host_names {
+        let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let leaf = CertificateParams::new(vec![name.clone()])?.signed_by(&leaf_key, &issuer)?;
+        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+        let signing_key = provider
+            .key_provider
+            .load_private_key(key_der)
+            .context("loading a leaf key")?;
+        let certified =
+            CertifiedKey::new(vec![CertificateDer::from(leaf.der().to_vec())], signing_key);
+        resolver
+            .add(name, certified)
+            .with_context(|| format!("certificate for {name}"))?;
+    }
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    Ok((ca.der().to_vec(), config))
+}
+
+/// DER of a freshly generated CA that signed nothing the world serves (a wrong trust anchor).
+pub fn unrelated_ca_der() -> anyhow::Result<Vec<u8>> {
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "unrelated CA");
+    Ok(params.self_signed(&key)?.der().to_vec())
+}
