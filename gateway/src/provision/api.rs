@@ -1,0 +1,378 @@
+//! The device API (DESIGN §4): `POST /v1/provision/challenge` and `POST /v1/provision`.
+//!
+//! Bodies are parsed here rather than with axum's `Json` so that every refusal is a small JSON
+//! answer a device can read: 400 `{"status":"bad_request","error":…}` for malformed input, 413
+//! for bodies over [`BODY_LIMIT`]. Nothing secret is logged: not the MAC, the challenge, the
+//! device secret, the fleet key or the API key.
+
+// Early returns carry the finished refusal `Response` (128 bytes); boxing each one would only
+// add noise on a path that ends the request anyway.
+#![allow(clippy::result_large_err)]
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use ddlink_core::provision::{
+    ApiKey, CHALLENGE_LEN, DEVICE_NONCE_LEN, DeviceSecret, ExchangeSecrets, MAC_LEN,
+    SEAL_NONCE_LEN, SEALED_KEY_MAX_LEN, SealedClaims, seal_api_key, validate_device_id,
+    validate_fleet, verify_provision_mac,
+};
+use http::StatusCode;
+use secrecy::ExposeSecret as _;
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+
+use super::Provisioning;
+use super::store::{ChallengeRow, Contact, DeviceState};
+use crate::state::AppState;
+use crate::web::session::ClientAddr;
+
+/// Largest request body accepted on the device API (a v1 request is at most 336 bytes).
+pub const BODY_LIMIT: usize = 1024;
+/// Seconds a challenge stays valid.
+pub const CHALLENGE_TTL_SECS: i64 = 60;
+
+fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, Json(body)).into_response()
+}
+
+fn bad_request(error: &'static str) -> Response {
+    answer(
+        StatusCode::BAD_REQUEST,
+        json!({"status": "bad_request", "error": error}),
+    )
+}
+
+fn unauthorized() -> Response {
+    answer(StatusCode::UNAUTHORIZED, json!({"status": "unauthorized"}))
+}
+
+fn rate_limited(retry_after: u32) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(http::header::RETRY_AFTER, retry_after.to_string())],
+        Json(json!({"status": "rate_limited", "retry_after": retry_after})),
+    )
+        .into_response()
+}
+
+fn internal(what: &'static str, error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(%error, "provisioning: {what}");
+    answer(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!({"status": "error", "error": "internal error; see the gateway log"}),
+    )
+}
+
+fn too_large() -> Response {
+    answer(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        json!({"status": "bad_request", "error": "body too large"}),
+    )
+}
+
+/// The body, or a JSON refusal (axum's own rejections are plain text).
+fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
+    match body {
+        Ok(bytes) if bytes.len() > BODY_LIMIT => Err(too_large()),
+        Ok(bytes) => Ok(bytes),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
+        Err(_) => Err(bad_request("unreadable body")),
+    }
+}
+
+fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Response> {
+    serde_json::from_slice(body)
+        .map_err(|_| bad_request("body must be a JSON object with the documented fields"))
+}
+
+fn names(fleet: &str, device_id: &str) -> Result<(), Response> {
+    validate_fleet(fleet).map_err(|_| bad_request("fleet must match [a-z0-9._-]{1,64}"))?;
+    validate_device_id(device_id).map_err(|_| bad_request("device_id must match [a-z0-9._-]{1,64}"))
+}
+
+fn challenge_hash(challenge: &[u8]) -> String {
+    Sha256::digest(challenge)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn decode<const N: usize>(text: &str, field: &'static str) -> Result<[u8; N], Response> {
+    let bytes = B64.decode(text).map_err(|_| bad_request(field))?;
+    bytes.try_into().map_err(|_| bad_request(field))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChallengeRequest {
+    fleet: String,
+    device_id: String,
+}
+
+/// Step 1: a fresh single-use challenge for this device, stored for [`CHALLENGE_TTL_SECS`].
+pub async fn challenge(
+    State(state): State<AppState>,
+    Extension(provisioning): Extension<Arc<Provisioning>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body_of(body) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let request: ChallengeRequest = match parse(&body) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    if let Err(response) = names(&request.fleet, &request.device_id) {
+        return response;
+    }
+    match provisioning
+        .fleets
+        .get(&provisioning.store, &state.keys, &request.fleet)
+        .await
+    {
+        Ok(Some(_)) => {}
+        Ok(None) => return answer(StatusCode::NOT_FOUND, json!({"status": "unknown_fleet"})),
+        Err(error) => return internal("loading a fleet", &error),
+    }
+    let mut challenge = [0u8; CHALLENGE_LEN];
+    if getrandom::fill(&mut challenge).is_err() {
+        return internal("random challenge", &"random number generator failed");
+    }
+    let now = state.clock.now();
+    let row = ChallengeRow {
+        fleet: request.fleet,
+        device_id: request.device_id,
+        expires_at: now + CHALLENGE_TTL_SECS,
+    };
+    if let Err(error) = provisioning
+        .store
+        .insert_challenge(&challenge_hash(&challenge), &row)
+        .await
+    {
+        return internal("storing a challenge", &error);
+    }
+    provisioning.maybe_purge(now).await;
+    answer(
+        StatusCode::OK,
+        json!({"challenge": B64.encode(challenge), "expires_in": CHALLENGE_TTL_SECS}),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProvisionRequest {
+    fleet: String,
+    device_id: String,
+    challenge: String,
+    device_nonce: String,
+    mac: String,
+}
+
+/// Step 2: checks the challenge and MAC, records the device, and answers with its state or
+/// the sealed API key.
+pub async fn provision(
+    State(state): State<AppState>,
+    Extension(provisioning): Extension<Arc<Provisioning>>,
+    ClientAddr(address): ClientAddr,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body_of(body) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let request: ProvisionRequest = match parse(&body) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    if let Err(response) = names(&request.fleet, &request.device_id) {
+        return response;
+    }
+    let decoded = (|| {
+        Ok::<_, Response>((
+            decode::<CHALLENGE_LEN>(&request.challenge, "challenge must be base64 of 32 bytes")?,
+            decode::<DEVICE_NONCE_LEN>(
+                &request.device_nonce,
+                "device_nonce must be base64 of 16 bytes",
+            )?,
+            decode::<MAC_LEN>(&request.mac, "mac must be base64 of 32 bytes")?,
+        ))
+    })();
+    let (challenge, device_nonce, mac) = match decoded {
+        Ok(parts) => parts,
+        Err(response) => return response,
+    };
+    let device_key = format!("{}/{}", request.fleet, request.device_id);
+    if let Some(wait) = provisioning.limiter.blocked(&device_key, address) {
+        state.metrics.error("provision_rate_limited");
+        return rate_limited(wait);
+    }
+    match authenticate(
+        &state,
+        &provisioning,
+        &request,
+        &challenge,
+        &device_nonce,
+        &mac,
+    )
+    .await
+    {
+        Ok(Some((auto_approve, secret))) => {
+            let exchange = Exchange {
+                request: &request,
+                secret: &secret,
+                challenge: &challenge,
+                device_nonce: &device_nonce,
+                address,
+                auto_approve,
+            };
+            respond(&state, &provisioning, &exchange).await
+        }
+        Ok(None) => {
+            provisioning.limiter.record_failure(&device_key, address);
+            state.metrics.error("provision_unauthorized");
+            tracing::info!(fleet = %request.fleet, device_id = %request.device_id, "provisioning refused: bad MAC or challenge");
+            unauthorized()
+        }
+        Err(response) => response,
+    }
+}
+
+/// The fleet's auto-approve flag and the device secret when the challenge was issued to this
+/// device, is unexpired and unused, and the MAC verifies; `None` otherwise. The challenge is
+/// consumed in every case.
+async fn authenticate(
+    state: &AppState,
+    provisioning: &Provisioning,
+    request: &ProvisionRequest,
+    challenge: &[u8; CHALLENGE_LEN],
+    device_nonce: &[u8; DEVICE_NONCE_LEN],
+    mac: &[u8; MAC_LEN],
+) -> Result<Option<(bool, DeviceSecret)>, Response> {
+    let taken = provisioning
+        .store
+        .take_challenge(&challenge_hash(challenge))
+        .await
+        .map_err(|error| internal("taking a challenge", &error))?;
+    let Some(issued) = taken else {
+        return Ok(None);
+    };
+    if issued.fleet != request.fleet
+        || issued.device_id != request.device_id
+        || issued.expires_at < state.clock.now()
+    {
+        return Ok(None);
+    }
+    let fleet = match provisioning
+        .fleets
+        .get(&provisioning.store, &state.keys, &request.fleet)
+        .await
+    {
+        Ok(Some(fleet)) => fleet,
+        Ok(None) => return Ok(None),
+        Err(error) => return Err(internal("loading a fleet", &error)),
+    };
+    let secret = fleet
+        .device_secret(&request.device_id)
+        .map_err(|error| internal("deriving a device secret", &error))?;
+    let valid = verify_provision_mac(&secret, challenge, device_nonce, &request.device_id, mac);
+    Ok(valid.then_some((fleet.auto_approve, secret)))
+}
+
+struct Exchange<'a> {
+    request: &'a ProvisionRequest,
+    secret: &'a DeviceSecret,
+    challenge: &'a [u8; CHALLENGE_LEN],
+    device_nonce: &'a [u8; DEVICE_NONCE_LEN],
+    address: Option<IpAddr>,
+    auto_approve: bool,
+}
+
+async fn respond(
+    state: &AppState,
+    provisioning: &Provisioning,
+    exchange: &Exchange<'_>,
+) -> Response {
+    let request = exchange.request;
+    let connection = match state.connections.device_api_key().await {
+        Ok(connection) => connection,
+        Err(error) => return internal("reading the connection", &error),
+    };
+    let now = state.clock.now();
+    let contact = Contact {
+        fleet: &request.fleet,
+        device_id: &request.device_id,
+        now,
+        address: exchange.address.map(|ip| ip.to_string()),
+        new_state: if exchange.auto_approve {
+            DeviceState::Approved
+        } else {
+            DeviceState::Pending
+        },
+        deliverable_key_version: connection.as_ref().map(|(record, _)| record.key_version),
+    };
+    let device_state = match provisioning.store.record_contact(&contact).await {
+        Ok(device_state) => device_state,
+        Err(error) => return internal("recording a device", &error),
+    };
+    match (device_state, connection) {
+        (DeviceState::Revoked, _) => answer(StatusCode::FORBIDDEN, json!({"status": "revoked"})),
+        (DeviceState::Pending, _) => answer(StatusCode::ACCEPTED, json!({"status": "pending"})),
+        (DeviceState::Approved, None) => {
+            answer(StatusCode::CONFLICT, json!({"status": "not_connected"}))
+        }
+        (DeviceState::Approved, Some((record, api_key))) => {
+            let site = match crate::connections::site_of(&record) {
+                Ok(site) => site,
+                Err(error) => return internal("reading the connection's site", &error),
+            };
+            let Ok(key_version) = u32::try_from(record.key_version) else {
+                return internal("key version", &"key_version out of range");
+            };
+            let claims = SealedClaims {
+                device_id: &request.device_id,
+                key_version,
+                site,
+                server_time: u64::try_from(now).unwrap_or(0),
+            };
+            let Ok(api_key) = ApiKey::new(api_key.expose_secret()) else {
+                return internal("sealing the key", &"stored API key is not a header value");
+            };
+            let mut nonce = [0u8; SEAL_NONCE_LEN];
+            if getrandom::fill(&mut nonce).is_err() {
+                return internal("random nonce", &"random number generator failed");
+            }
+            let secrets = ExchangeSecrets {
+                secret: exchange.secret,
+                challenge: exchange.challenge,
+                device_nonce: exchange.device_nonce,
+            };
+            let mut sealed = [0u8; SEALED_KEY_MAX_LEN];
+            let Ok(len) = seal_api_key(&secrets, &claims, &nonce, &api_key, &mut sealed) else {
+                return internal("sealing the key", &"seal failed");
+            };
+            answer(
+                StatusCode::OK,
+                json!({
+                    "status": "approved",
+                    "key_version": key_version,
+                    "site": site.domain(),
+                    "api_host": site.api_host().as_str(),
+                    "logs_host": site.logs_host().as_str(),
+                    "server_time": claims.server_time,
+                    "nonce": B64.encode(nonce),
+                    "sealed_key": B64.encode(&sealed[..len]),
+                }),
+            )
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Fleets: creation (a random fleet key, stored sealed), lookup with a short-lived cache of
+//! opened keys, and the factory derivation of device secrets.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use ddlink_core::provision::{DeviceSecret, FLEET_KEY_LEN, derive_device_secret, validate_fleet};
+use zeroize::Zeroizing;
+
+use super::store::{FLEETS, FleetRow, ProvisionStore};
+use crate::crypto::{CryptoError, KeyRing, SealContext};
+use crate::store::StoreError;
+
+/// How long an opened fleet key is reused before the row is read again.
+const CACHE_TTL: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    #[error("fleet names must match [a-z0-9._-]{{1,64}}")]
+    InvalidName,
+    #[error("device ids must match [a-z0-9._-]{{1,64}}")]
+    InvalidDeviceId,
+    #[error("fleet `{0}` already exists")]
+    Exists(String),
+    #[error("no fleet named `{0}`")]
+    Unknown(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// An opened fleet: its key (wiped on drop) and policy.
+pub struct Fleet {
+    pub name: String,
+    key: Zeroizing<[u8; FLEET_KEY_LEN]>,
+    pub auto_approve: bool,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("name", &self.name)
+            .field("auto_approve", &self.auto_approve)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fleet {
+    /// `device_secret` of `device_id` in this fleet (DESIGN §4).
+    pub fn device_secret(&self, device_id: &str) -> Result<DeviceSecret, FleetError> {
+        derive_device_secret(self.key.as_ref(), &self.name, device_id)
+            .map_err(|_| FleetError::InvalidDeviceId)
+    }
+
+    /// The raw fleet key (the sandbox hands it to simulated factories).
+    pub fn key(&self) -> &[u8; FLEET_KEY_LEN] {
+        &self.key
+    }
+}
+
+fn seal_context(name: &str) -> SealContext<'_> {
+    SealContext::new(FLEETS, "fleet_key", name)
+}
+
+fn open(keys: &KeyRing, row: &FleetRow) -> Result<Fleet, FleetError> {
+    let opened = keys.open(&seal_context(&row.name), &row.sealed_key)?;
+    let key: [u8; FLEET_KEY_LEN] = opened.as_slice().try_into().map_err(|_| {
+        FleetError::Store(StoreError::Corrupt {
+            table: FLEETS,
+            column: "fleet_key",
+        })
+    })?;
+    Ok(Fleet {
+        name: row.name.clone(),
+        key: Zeroizing::new(key),
+        auto_approve: row.auto_approve,
+    })
+}
+
+/// Creates a fleet with a fresh random key.
+pub async fn create(
+    store: &ProvisionStore,
+    keys: &KeyRing,
+    name: &str,
+    auto_approve: bool,
+    now: i64,
+) -> Result<Fleet, FleetError> {
+    validate_fleet(name).map_err(|_| FleetError::InvalidName)?;
+    let mut key = Zeroizing::new([0u8; FLEET_KEY_LEN]);
+    getrandom::fill(key.as_mut()).map_err(|_| CryptoError::Random)?;
+    let row = FleetRow {
+        name: name.to_owned(),
+        sealed_key: keys.seal(&seal_context(name), key.as_ref())?,
+        auto_approve,
+        created_at: now,
+    };
+    if !store.insert_fleet(&row).await? {
+        return Err(FleetError::Exists(name.to_owned()));
+    }
+    Ok(Fleet {
+        name: name.to_owned(),
+        key,
+        auto_approve,
+    })
+}
+
+/// Opens a stored fleet.
+pub async fn load(store: &ProvisionStore, keys: &KeyRing, name: &str) -> Result<Fleet, FleetError> {
+    validate_fleet(name).map_err(|_| FleetError::InvalidName)?;
+    let row = store
+        .fleet(name)
+        .await?
+        .ok_or_else(|| FleetError::Unknown(name.to_owned()))?;
+    open(keys, &row)
+}
+
+/// Opened fleets by name, each reused for [`CACHE_TTL`] (keys never change; the TTL bounds
+/// how long a policy change made by another instance takes to be seen).
+#[derive(Default)]
+pub struct FleetCache {
+    entries: Mutex<HashMap<String, (Instant, std::sync::Arc<Fleet>)>>,
+}
+
+impl std::fmt::Debug for FleetCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FleetCache(..)")
+    }
+}
+
+impl FleetCache {
+    /// The fleet, or `None` if no such fleet exists.
+    pub async fn get(
+        &self,
+        store: &ProvisionStore,
+        keys: &KeyRing,
+        name: &str,
+    ) -> Result<Option<std::sync::Arc<Fleet>>, FleetError> {
+        if let Some(fleet) = self.cached(name) {
+            return Ok(Some(fleet));
+        }
+        let Some(row) = store.fleet(name).await? else {
+            return Ok(None);
+        };
+        let fleet = std::sync::Arc::new(open(keys, &row)?);
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(name.to_owned(), (Instant::now(), fleet.clone()));
+        }
+        Ok(Some(fleet))
+    }
+
+    fn cached(&self, name: &str) -> Option<std::sync::Arc<Fleet>> {
+        let entries = self.entries.lock().ok()?;
+        let (at, fleet) = entries.get(name)?;
+        (at.elapsed() < CACHE_TTL).then(|| fleet.clone())
+    }
+}
+
+/// Opens fleet `name`, creating it first if it does not exist (the sandbox's `demo` fleet).
+pub async fn ensure(
+    store: &ProvisionStore,
+    keys: &KeyRing,
+    name: &str,
+    auto_approve: bool,
+    now: i64,
+) -> Result<Fleet, FleetError> {
+    match create(store, keys, name, auto_approve, now).await {
+        Err(FleetError::Exists(_)) => load(store, keys, name).await,
+        other => other,
+    }
+}

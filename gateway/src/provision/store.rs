@@ -1,0 +1,265 @@
+//! SQL for fleets, devices and challenges, on the gateway's pool (SQLite or PostgreSQL).
+//!
+//! Runtime queries with `$N` placeholders; booleans are stored as 0/1 integers so the same
+//! statements run on both backends.
+
+use sqlx::Row as _;
+
+use std::sync::Arc;
+
+use crate::store::{Backend, Db, StoreError};
+
+pub(crate) const FLEETS: &str = "provision_fleets";
+
+/// The three states of a device; the text is what the database and the API show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    Pending,
+    Approved,
+    Revoked,
+}
+
+impl DeviceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        match text {
+            "pending" => Ok(Self::Pending),
+            "approved" => Ok(Self::Approved),
+            "revoked" => Ok(Self::Revoked),
+            _ => Err(StoreError::Corrupt {
+                table: "provision_devices",
+                column: "state",
+            }),
+        }
+    }
+}
+
+/// A fleet as stored (its key sealed).
+#[derive(Debug, Clone)]
+pub struct FleetRow {
+    pub name: String,
+    pub sealed_key: Vec<u8>,
+    pub auto_approve: bool,
+    pub created_at: i64,
+}
+
+/// A device as shown on the admin page and in `/api/status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceRow {
+    pub fleet: String,
+    pub device_id: String,
+    pub state: DeviceState,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub last_address: Option<String>,
+    /// `key_version` of the last API key handed out, if any.
+    pub key_version: Option<i64>,
+}
+
+/// An issued challenge, as taken (deleted) from the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChallengeRow {
+    pub fleet: String,
+    pub device_id: String,
+    pub expires_at: i64,
+}
+
+/// What a valid contact changes on the device row.
+#[derive(Debug, Clone)]
+pub struct Contact<'a> {
+    pub fleet: &'a str,
+    pub device_id: &'a str,
+    pub now: i64,
+    pub address: Option<String>,
+    /// State of a device seen for the first time (`approved` when the fleet auto-approves).
+    pub new_state: DeviceState,
+    /// The key version about to be delivered if the device is (or becomes) approved; `None`
+    /// when the gateway has no key.
+    pub deliverable_key_version: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProvisionStore {
+    db: Db,
+    /// SQLite has one writer at a time; a writer that finds the lock taken sleeps in SQLite's
+    /// busy handler (1 ms, 2 ms, 5 ms, …). Queueing this module's writes here instead keeps
+    /// latency flat under load. `None` for PostgreSQL.
+    sqlite_writes: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl ProvisionStore {
+    pub fn new(db: Db) -> Self {
+        let sqlite_writes =
+            (db.backend() == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Self { db, sqlite_writes }
+    }
+
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.sqlite_writes {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        }
+    }
+
+    /// Inserts a fleet; `false` if one with this name exists.
+    pub async fn insert_fleet(&self, fleet: &FleetRow) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO provision_fleets (name, fleet_key, auto_approve, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&fleet.name)
+        .bind(&fleet.sealed_key)
+        .bind(i64::from(fleet.auto_approve))
+        .bind(fleet.created_at)
+        .execute(self.db.pool())
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    pub async fn fleet(&self, name: &str) -> Result<Option<FleetRow>, StoreError> {
+        let row = sqlx::query("SELECT name, fleet_key, auto_approve, created_at FROM provision_fleets WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|row| fleet_from(&row)).transpose()
+    }
+
+    pub async fn fleets(&self) -> Result<Vec<FleetRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, fleet_key, auto_approve, created_at FROM provision_fleets ORDER BY name",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(fleet_from).collect()
+    }
+
+    pub async fn insert_challenge(&self, hash: &str, row: &ChallengeRow) -> Result<(), StoreError> {
+        let _turn = self.write_turn().await;
+        sqlx::query(
+            "INSERT INTO provision_challenges (challenge_hash, fleet, device_id, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(hash)
+        .bind(&row.fleet)
+        .bind(&row.device_id)
+        .bind(row.expires_at)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes and returns the challenge (single use, whatever happens next).
+    pub async fn take_challenge(&self, hash: &str) -> Result<Option<ChallengeRow>, StoreError> {
+        let _turn = self.write_turn().await;
+        let row = sqlx::query(
+            "DELETE FROM provision_challenges WHERE challenge_hash = $1 RETURNING fleet, device_id, expires_at",
+        )
+        .bind(hash)
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.map(|row| {
+            Ok(ChallengeRow {
+                fleet: row.try_get(0)?,
+                device_id: row.try_get(1)?,
+                expires_at: row.try_get(2)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn purge_expired_challenges(&self, now: i64) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM provision_challenges WHERE expires_at < $1")
+            .bind(now)
+            .execute(self.db.pool())
+            .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// Records a MAC-verified contact in one statement: creates the device (in
+    /// `contact.new_state`) or updates `last_seen`/address, and — only if the device is
+    /// approved — the delivered key version. Returns the device's state.
+    pub async fn record_contact(&self, contact: &Contact<'_>) -> Result<DeviceState, StoreError> {
+        let _turn = self.write_turn().await;
+        let inserted_version = match contact.new_state {
+            DeviceState::Approved => contact.deliverable_key_version,
+            DeviceState::Pending | DeviceState::Revoked => None,
+        };
+        let row = sqlx::query(
+            "INSERT INTO provision_devices (fleet, device_id, state, first_seen, last_seen, last_address, key_version) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6) \
+             ON CONFLICT (fleet, device_id) DO UPDATE SET \
+               last_seen = excluded.last_seen, \
+               last_address = excluded.last_address, \
+               key_version = CASE WHEN provision_devices.state = 'approved' \
+                 THEN COALESCE(CAST($7 AS BIGINT), provision_devices.key_version) \
+                 ELSE provision_devices.key_version END \
+             RETURNING state",
+        )
+        .bind(contact.fleet)
+        .bind(contact.device_id)
+        .bind(contact.new_state.as_str())
+        .bind(contact.now)
+        .bind(contact.address.as_deref())
+        .bind(inserted_version)
+        .bind(contact.deliverable_key_version)
+        .fetch_one(self.db.pool())
+        .await?;
+        DeviceState::parse(&row.try_get::<String, _>(0)?)
+    }
+
+    /// Sets a known device's state; `false` if there is no such device.
+    pub async fn set_device_state(
+        &self,
+        fleet: &str,
+        device_id: &str,
+        state: DeviceState,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE provision_devices SET state = $1 WHERE fleet = $2 AND device_id = $3",
+        )
+        .bind(state.as_str())
+        .bind(fleet)
+        .bind(device_id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    pub async fn devices(&self) -> Result<Vec<DeviceRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT fleet, device_id, state, first_seen, last_seen, last_address, key_version \
+             FROM provision_devices ORDER BY fleet, device_id",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DeviceRow {
+                    fleet: row.try_get(0)?,
+                    device_id: row.try_get(1)?,
+                    state: DeviceState::parse(&row.try_get::<String, _>(2)?)?,
+                    first_seen: row.try_get(3)?,
+                    last_seen: row.try_get(4)?,
+                    last_address: row.try_get(5)?,
+                    key_version: row.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn fleet_from(row: &sqlx::any::AnyRow) -> Result<FleetRow, StoreError> {
+    Ok(FleetRow {
+        name: row.try_get(0)?,
+        sealed_key: row.try_get(1)?,
+        auto_approve: row.try_get::<i64, _>(2)? != 0,
+        created_at: row.try_get(3)?,
+    })
+}
