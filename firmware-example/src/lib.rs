@@ -1,1 +1,16 @@
-//! Example firmware application logic.
+//! Example device firmware for ddlink: provisions from the gateway, samples sensors, encodes
+//! telemetry and submits it to Datadog through `ddlink_core::net`.
+//!
+//! The application logic ([`device`], [`gateway`], [`sensors`], [`clock`]) is `no_std` and
+//! generic over the network traits, the tick source and the RNG, so the same code runs on a
+//! board and, with feature `sim` (on by default), in the desktop simulator ([`sim`]).
+#![cfg_attr(not(feature = "sim"), no_std)]
+#![forbid(unsafe_code)]
+
+pub mod clock;
+pub mod device;
+pub mod gateway;
+pub mod sensors;
+
+#[cfg(feature = "sim")]
+pub mod sim;

@@ -1,0 +1,159 @@
+//! The firmware application end to end: provisioning from a gateway stand-in (core's
+//! gateway-side crypto), then sampling and submitting to a local intake, over the host's sockets
+//! and over the in-process embassy-net network. Every sampled point must arrive exactly once.
+
+mod support;
+
+use std::time::Duration;
+
+use ddlink_firmware_example::device::DeviceReport;
+use ddlink_firmware_example::sim::netsim::{NetSimConfig, run_with_network};
+use ddlink_firmware_example::sim::os::os_stack;
+use ddlink_firmware_example::sim::runner::{SimDevice, Summary, run_device};
+use futures_lite::future::block_on;
+use serde_json::Value;
+use support::gateway::{Gateway, Handout, device_secret_hex, gateway};
+use support::{Received, Script, Server, http_server};
+
+const KEY_V1: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const KEY_V2: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+fn world(script: Script) -> (Server, Gateway) {
+    let intake = http_server(script);
+    let gateway = gateway(Handout {
+        api_key: KEY_V1.into(),
+        key_version: 1,
+        site_domain: format!("datadoghq.localhost:{}", intake.port()),
+    });
+    (intake, gateway)
+}
+
+fn device(gateway_url: String, device_id: &str) -> SimDevice {
+    SimDevice {
+        gateway_url,
+        fleet: "acme".into(),
+        device_id: device_id.into(),
+        device_secret_hex: device_secret_hex("acme", device_id),
+        ca_der: None,
+        interval_ms: 200,
+        duration_ms: 1_500,
+        drain_ms: 10_000,
+        reprovision_every_ms: 60_000,
+    }
+}
+
+/// Points per accepted series payload, by parsing what the intake received.
+fn received_points(received: &[Received]) -> u64 {
+    received
+        .iter()
+        .filter(|r| r.path == "/api/v2/series")
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            body["series"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["points"].as_array().unwrap().len() as u64)
+                .sum::<u64>()
+        })
+        .sum()
+}
+
+fn count(received: &[Received], path: &str) -> usize {
+    received.iter().filter(|r| r.path == path).count()
+}
+
+fn assert_every_point_arrived_once(report: &DeviceReport, intake: &Server, event_requests: usize) {
+    let received = intake.received();
+    assert!(report.points.sampled >= 9, "{report:?}");
+    assert_eq!(report.points.accepted, report.points.sampled, "{report:?}");
+    assert_eq!(report.points.dropped, 0, "{report:?}");
+    assert_eq!(received_points(&received), report.points.sampled);
+    assert_eq!(report.boot_events, 1, "one boot event");
+    assert_eq!(count(&received, "/api/v1/events"), event_requests);
+    assert_eq!(
+        count(&received, "/api/v1/check_run") as u32,
+        report.heartbeats,
+        "every heartbeat arrives"
+    );
+    let mut summary = Summary::default();
+    summary.add(report);
+    assert_eq!(summary.lost(), 0);
+    assert!(summary.to_string().ends_with("lost=0"), "{summary}");
+}
+
+#[test]
+fn device_on_os_sockets_delivers_every_point() {
+    let (intake, gateway) = world(Script(vec![(202, r#"{"errors":[]}"#)]));
+    let params = device(gateway.url(), "sim-os-1");
+    let report = block_on(run_device(&os_stack(), &os_stack(), &params)).unwrap();
+    assert_eq!(report.provisioned, 1);
+    assert_eq!(report.key_version, Some(1));
+    assert_every_point_arrived_once(&report, &intake, 1);
+    assert!(
+        intake
+            .received()
+            .iter()
+            .all(|r| r.headers["dd-api-key"] == KEY_V1)
+    );
+}
+
+#[test]
+fn device_on_embassy_net_delivers_every_point() {
+    let (intake, gateway) = world(Script(vec![(202, r#"{"errors":[]}"#)]));
+    let params = device(
+        format!("http://gateway.localhost:{}", gateway.addr.port()),
+        "sim-net-1",
+    );
+    let mut config = NetSimConfig::forwarding(&[gateway.addr.port(), intake.port()]);
+    config.loss_per_mille = 0;
+    config.seed = 3;
+    let (report, stats) = block_on(run_with_network(&config, async |tcp, dns| {
+        run_device(tcp, dns, &params).await
+    }))
+    .unwrap();
+    let report = report.unwrap();
+    assert_eq!(report.provisioned, 1);
+    assert_every_point_arrived_once(&report, &intake, 1);
+    assert!(stats.forwarded_connections > 3, "{stats:?}");
+}
+
+#[test]
+fn forbidden_key_triggers_reprovisioning_without_losing_points() {
+    let (intake, gateway) = world(Script(vec![
+        (403, r#"{"errors":["Forbidden"]}"#),
+        (202, r#"{"errors":[]}"#),
+    ]));
+    let params = device(gateway.url(), "sim-403");
+    let report = block_on(run_device(&os_stack(), &os_stack(), &params)).unwrap();
+    assert_eq!(report.provisioned, 2, "{report:?}");
+    assert_eq!(gateway.approvals(), 2);
+    assert_eq!(report.uploader.reprovision_requests, 1);
+    // The first payload (the boot event) was refused with 403, then resent with the new key.
+    assert_every_point_arrived_once(&report, &intake, 2);
+}
+
+#[test]
+fn new_key_version_is_picked_up() {
+    let (intake, gateway) = world(Script(vec![(202, r#"{"errors":[]}"#)]));
+    let mut params = device(gateway.url(), "sim-rotate");
+    params.reprovision_every_ms = 300;
+    let handout = gateway.handout.clone();
+    let rotate = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        let mut handout = handout.lock().unwrap();
+        handout.api_key = KEY_V2.into();
+        handout.key_version = 2;
+    });
+    let report = block_on(run_device(&os_stack(), &os_stack(), &params)).unwrap();
+    rotate.join().unwrap();
+    assert_eq!(report.key_version, Some(2), "{report:?}");
+    assert_eq!(
+        report.provisioned, 2,
+        "a changed version installs the new key once"
+    );
+    let received = intake.received();
+    assert_eq!(received.last().unwrap().headers["dd-api-key"], KEY_V2);
+    assert_eq!(received.first().unwrap().headers["dd-api-key"], KEY_V1);
+    assert_every_point_arrived_once(&report, &intake, 1);
+}

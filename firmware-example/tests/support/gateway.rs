@@ -1,0 +1,189 @@
+//! A minimal stand-in for the ddlink gateway's device API (DESIGN §4), built on core's
+//! gateway-side provisioning functions, for the firmware's end-to-end tests.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ddlink_core::provision::{
+    ApiKey, DeviceSecret, ExchangeSecrets, SealedClaims, derive_device_secret, seal_api_key,
+    verify_provision_mac,
+};
+use ddlink_core::site::Site;
+use serde_json::{Value, json};
+
+pub const FLEET_KEY: [u8; 32] = [7; 32];
+
+/// The key and version the gateway hands out; tests change them to simulate rotation.
+#[derive(Debug, Clone)]
+pub struct Handout {
+    pub api_key: String,
+    pub key_version: u32,
+    pub site_domain: String,
+}
+
+#[derive(Clone)]
+struct GatewayState {
+    handout: Arc<Mutex<Handout>>,
+    challenges: Arc<Mutex<Vec<[u8; 32]>>>,
+    approvals: Arc<Mutex<u32>>,
+}
+
+pub struct Gateway {
+    pub addr: SocketAddr,
+    pub handout: Arc<Mutex<Handout>>,
+    pub approvals: Arc<Mutex<u32>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Gateway {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn approvals(&self) -> u32 {
+        *self.approvals.lock().unwrap()
+    }
+}
+
+pub fn device_secret_hex(fleet: &str, device_id: &str) -> String {
+    let secret = derive_device_secret(&FLEET_KEY, fleet, device_id).unwrap();
+    secret
+        .expose_secret()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn challenge(State(state): State<GatewayState>) -> (StatusCode, Json<Value>) {
+    let challenge: [u8; 32] = std::array::from_fn(|i| rand_byte(i as u8));
+    state.challenges.lock().unwrap().push(challenge);
+    (
+        StatusCode::OK,
+        Json(json!({"challenge": STANDARD.encode(challenge), "expires_in": 60})),
+    )
+}
+
+fn rand_byte(salt: u8) -> u8 {
+    let mut byte = [0u8; 1];
+    getrandom_fill(&mut byte);
+    byte[0] ^ salt
+}
+
+fn getrandom_fill(out: &mut [u8]) {
+    use rand_core::RngCore;
+    rand_core::OsRng.fill_bytes(out);
+}
+
+fn unauthorized() -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"status": "unauthorized"})),
+    )
+}
+
+async fn provision(
+    State(state): State<GatewayState>,
+    Json(request): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let field = |name: &str| request[name].as_str().unwrap_or_default().to_owned();
+    let (fleet, device_id) = (field("fleet"), field("device_id"));
+    let decode = |name: &str| STANDARD.decode(field(name)).unwrap_or_default();
+    let (Ok(challenge), Ok(nonce)) = (
+        <[u8; 32]>::try_from(decode("challenge")),
+        <[u8; 16]>::try_from(decode("device_nonce")),
+    ) else {
+        return unauthorized();
+    };
+    {
+        let mut issued = state.challenges.lock().unwrap();
+        let Some(position) = issued.iter().position(|c| *c == challenge) else {
+            return unauthorized();
+        };
+        issued.remove(position);
+    }
+    let Ok(secret): Result<DeviceSecret, _> = derive_device_secret(&FLEET_KEY, &fleet, &device_id)
+    else {
+        return unauthorized();
+    };
+    if !verify_provision_mac(&secret, &challenge, &nonce, &device_id, &decode("mac")) {
+        return unauthorized();
+    }
+    let handout = state.handout.lock().unwrap().clone();
+    let site = Site::sandbox(&handout.site_domain).unwrap();
+    let server_time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = SealedClaims {
+        device_id: &device_id,
+        key_version: handout.key_version,
+        site,
+        server_time,
+    };
+    let seal_nonce: [u8; 12] = std::array::from_fn(|i| rand_byte(i as u8));
+    let mut sealed = [0u8; 128];
+    let len = seal_api_key(
+        &ExchangeSecrets {
+            secret: &secret,
+            challenge: &challenge,
+            device_nonce: &nonce,
+        },
+        &claims,
+        &seal_nonce,
+        &ApiKey::new(&handout.api_key).unwrap(),
+        &mut sealed,
+    )
+    .unwrap();
+    *state.approvals.lock().unwrap() += 1;
+    (
+        StatusCode::OK,
+        Json(json!({
+            "status": "approved",
+            "key_version": handout.key_version,
+            "site": site.domain(),
+            "api_host": site.api_host().as_str(),
+            "logs_host": site.logs_host().as_str(),
+            "server_time": server_time,
+            "nonce": STANDARD.encode(seal_nonce),
+            "sealed_key": STANDARD.encode(&sealed[..len]),
+        })),
+    )
+}
+
+/// Starts the gateway stand-in on `127.0.0.1:0`.
+pub fn gateway(handout: Handout) -> Gateway {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let state = GatewayState {
+        handout: Arc::new(Mutex::new(handout)),
+        challenges: Arc::default(),
+        approvals: Arc::default(),
+    };
+    let handout = state.handout.clone();
+    let approvals = state.approvals.clone();
+    let app = Router::new()
+        .route("/v1/provision/challenge", post(challenge))
+        .route("/v1/provision", post(provision))
+        .with_state(state);
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Gateway {
+        addr,
+        handout,
+        approvals,
+        _runtime: runtime,
+    }
+}

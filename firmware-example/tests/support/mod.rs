@@ -1,0 +1,183 @@
+//! Local intake stand-ins for the firmware tests: an axum HTTP server and a rustls HTTPS server
+//! with an rcgen P-256 CA, both on loopback, recording what they receive.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+
+/// One request the server received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// What the server answers, in order; the last entry repeats.
+#[derive(Debug, Clone)]
+pub struct Script(pub Vec<(u16, &'static str)>);
+
+#[derive(Clone)]
+struct AppState {
+    received: Arc<Mutex<Vec<Received>>>,
+    script: Arc<Mutex<Script>>,
+}
+
+/// A running loopback server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Server {
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+async fn intake(
+    State(state): State<AppState>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
+    state.received.lock().unwrap().push(Received {
+        path: uri.path().to_owned(),
+        headers,
+        body: body.to_vec(),
+    });
+    let mut script = state.script.lock().unwrap();
+    let (status, body) = if script.0.len() > 1 {
+        script.0.remove(0)
+    } else {
+        script.0[0]
+    };
+    (StatusCode::from_u16(status).unwrap(), body)
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/{*path}", post(intake))
+        .with_state(state)
+}
+
+/// Plain HTTP intake on `127.0.0.1:0` answering per `script`.
+pub fn http_server(script: Script) -> Server {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let state = AppState {
+        received: received.clone(),
+        script: Arc::new(Mutex::new(script)),
+    };
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    runtime.spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
+    Server {
+        addr,
+        received,
+        _runtime: runtime,
+    }
+}
+
+/// A P-256 CA and a server certificate it signed for `names`.
+pub struct Pki {
+    pub ca_der: Vec<u8>,
+    pub ca_pem: String,
+    pub server_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    pub server_key: rustls::pki_types::PrivateKeyDer<'static>,
+}
+
+pub fn pki(names: &[&str]) -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, PKCS_ECDSA_P256_SHA256};
+    let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "ddlink test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let leaf = CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    Pki {
+        ca_der: ca.der().to_vec(),
+        ca_pem: ca.pem(),
+        server_chain: vec![leaf.der().clone()],
+        server_key: rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+    }
+}
+
+/// HTTPS (TLS 1.3 only) intake on `127.0.0.1:0` with `pki`'s server certificate.
+pub fn https_server(pki: &Pki, script: Script) -> Server {
+    use tokio_rustls::TlsAcceptor;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(pki.server_chain.clone(), pki.server_key.clone_key())
+        .unwrap();
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let state = AppState {
+        received: received.clone(),
+        script: Arc::new(Mutex::new(script)),
+    };
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router(state);
+    runtime.spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            let app = app.clone();
+            tokio::spawn(async move {
+                // A client that rejects our certificate aborts the handshake: not an error here.
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    Server {
+        addr,
+        received,
+        _runtime: runtime,
+    }
+}
+
+pub mod gateway;
