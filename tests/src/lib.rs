@@ -68,9 +68,14 @@ pub fn assert_nothing_lost(outcome: &Outcome) {
     );
     assert_eq!(
         t.points_queued, 0,
-        "points still queued at the end (drain too short?): {t:?}"
+        "points still queued at the end (drain too short?): {t:?}\n{:#?}",
+        outcome.runs
     );
-    assert_eq!(t.points_dropped, 0, "points dropped: {t:?}");
+    assert_eq!(
+        t.points_dropped, 0,
+        "points dropped: {t:?}\n{:#?}",
+        outcome.runs
+    );
     assert!(t.points_sent > 0, "no point was sampled: {t:?}");
 }
 

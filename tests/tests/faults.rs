@@ -9,8 +9,11 @@ use ddlink_tests::{WorldConfig, assert_nothing_lost, fault_schedule, intake_requ
 #[test]
 fn faults_and_an_outage_lose_nothing() {
     let mut config = WorldConfig::new(3);
+    // Five samples per device: a series batch and a heartbeat each, so the 16-slot queue holds
+    // a whole outage plus back-off without overflowing (overflow would be a reasoned drop).
+    config.interval_ms = 2_000;
     config.duration_ms = 10_000;
-    config.drain_ms = 40_000;
+    config.drain_ms = 60_000;
     let outcome = run_world(config, |world| {
         for fault in fault_schedule(400, 300, 42) {
             world.emulator().inject_fault(fault);
@@ -18,7 +21,7 @@ fn faults_and_an_outage_lose_nothing() {
         let front = world.front().expect("HTTPS front");
         std::thread::sleep(Duration::from_secs(3));
         front.set_reachable(false);
-        std::thread::sleep(Duration::from_secs(3));
+        std::thread::sleep(Duration::from_secs(2));
         front.set_reachable(true);
     });
     let world = &outcome.world;
