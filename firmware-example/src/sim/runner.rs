@@ -16,8 +16,8 @@ use crate::device::{Device, DeviceConfig, DeviceReport};
 /// TLS write buffer for simulated devices (requests are small).
 const TLS_WRITE_BUFFER: usize = 4096;
 
-/// What one simulated device is told.
-#[derive(Debug, Clone)]
+/// What one simulated device is told. `Debug` is written by hand so the secret never prints.
+#[derive(Clone)]
 pub struct SimDevice {
     /// Gateway URL, `http://host:port`.
     pub gateway_url: String,
@@ -37,6 +37,22 @@ pub struct SimDevice {
     pub drain_ms: u64,
     /// How often to re-provision to pick up a new key version, in milliseconds.
     pub reprovision_every_ms: u64,
+}
+
+impl core::fmt::Debug for SimDevice {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SimDevice")
+            .field("gateway_url", &self.gateway_url)
+            .field("fleet", &self.fleet)
+            .field("device_id", &self.device_id)
+            .field("device_secret_hex", &"<redacted>")
+            .field("ca_der", &self.ca_der.as_ref().map(Vec::len))
+            .field("interval_ms", &self.interval_ms)
+            .field("duration_ms", &self.duration_ms)
+            .field("drain_ms", &self.drain_ms)
+            .field("reprovision_every_ms", &self.reprovision_every_ms)
+            .finish()
+    }
 }
 
 /// Why a simulated device could not start.
@@ -144,5 +160,29 @@ impl fmt::Display for Summary {
             self.points_accepted,
             self.lost()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SimDevice;
+
+    #[test]
+    fn debug_output_never_contains_the_device_secret() {
+        let secret = "ab".repeat(32);
+        let device = SimDevice {
+            gateway_url: "http://gateway.localhost:1".into(),
+            fleet: "demo".into(),
+            device_id: "dev-1".into(),
+            device_secret_hex: secret.clone(),
+            ca_der: None,
+            interval_ms: 1000,
+            duration_ms: 1000,
+            drain_ms: 1000,
+            reprovision_every_ms: 1000,
+        };
+        let printed = format!("{device:?}");
+        assert!(!printed.contains(&secret), "secret leaked: {printed}");
+        assert!(printed.contains("dev-1"), "device id missing: {printed}");
     }
 }
