@@ -102,7 +102,12 @@ async fn admin_page_login_state_and_csrf_in_chromium() {
             .send_keys(world.admin_token().expose_secret())
             .await?;
         browser.find(Locator::Css("form button[type=submit]")).await?.click().await?;
-        let table = browser.find(Locator::Id("connections")).await?;
+        // The click starts a navigation; wait for the admin page rather than racing it.
+        let table = browser
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Id("connections"))
+            .await?;
         let text = table.text().await?;
         assert!(text.contains("Sandbox Org"), "{text}");
         assert!(text.contains(&last4), "{text}");
