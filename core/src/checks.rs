@@ -7,9 +7,7 @@ use crate::intake::{
     NameError, TagError, TimeError, chars_at_most, check_time, is_valid_host, validate_metric_name,
     validate_tags,
 };
-use crate::json::{
-    Batch, BufferTooSmall, FrameError, JsonWriter, PushError, WriteError, batch_accessors,
-};
+use crate::json::{Batch, BufferTooSmall, JsonWriter, PushError, WriteError, batch_accessors};
 
 /// Longest message, in characters (Datadog displays only the first 500; we refuse longer ones
 /// rather than lose the end).
@@ -171,13 +169,7 @@ impl<'a> CheckBatch<'a> {
         now: Option<i64>,
     ) -> Result<(), PushError<CheckError>> {
         check.validate(now).map_err(PushError::Invalid)?;
-        self.0
-            .push(|out| write_check(out, check), usize::MAX)
-            .map_err(|error| match error {
-                FrameError::TooLarge => PushError::TooLarge,
-                // No per-item limit is set, so only the batch can be full.
-                FrameError::Full | FrameError::ItemTooLong => PushError::Full,
-            })
+        self.0.push_unlimited(|out| write_check(out, check))
     }
 }
 

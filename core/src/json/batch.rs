@@ -6,8 +6,8 @@
 //! whether the push succeeded or not: an item that does not fit is rolled back whole, never
 //! truncated.
 
-use super::BufferTooSmall;
 use super::writer::{JsonWriter, WriteError};
+use super::{BufferTooSmall, PushError};
 
 /// Why [`Batch::push`] refused an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +69,19 @@ impl<'a> Batch<'a> {
         self.body_end = self.open.len();
         self.items = 0;
         self.write_close();
+    }
+
+    /// [`push`](Self::push) without a per-item limit, as the public [`PushError`]: with no
+    /// item limit only the batch can be full.
+    pub(crate) fn push_unlimited<E>(
+        &mut self,
+        write_item: impl FnOnce(&mut JsonWriter<'_>) -> Result<(), WriteError>,
+    ) -> Result<(), PushError<E>> {
+        self.push(write_item, usize::MAX)
+            .map_err(|error| match error {
+                FrameError::TooLarge => PushError::TooLarge,
+                FrameError::Full | FrameError::ItemTooLong => PushError::Full,
+            })
     }
 
     /// Appends the item `write_item` writes, or leaves the batch exactly as it was.

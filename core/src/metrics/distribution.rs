@@ -7,9 +7,7 @@ use super::{
     check_point_time, check_value,
 };
 use crate::intake::{is_valid_host, validate_metric_name, validate_tags};
-use crate::json::{
-    Batch, BufferTooSmall, FrameError, JsonWriter, PushError, WriteError, batch_accessors,
-};
+use crate::json::{Batch, BufferTooSmall, JsonWriter, PushError, WriteError, batch_accessors};
 
 /// The samples of one distribution taken at (or aggregated up to) one timestamp.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -115,13 +113,7 @@ impl<'a> DistributionBatch<'a> {
         now: Option<i64>,
     ) -> Result<(), PushError<MetricError>> {
         series.validate(now).map_err(PushError::Invalid)?;
-        self.0
-            .push(|out| write_distribution(out, series), usize::MAX)
-            .map_err(|error| match error {
-                FrameError::TooLarge => PushError::TooLarge,
-                // No per-item limit is set, so only the batch can be full.
-                FrameError::Full | FrameError::ItemTooLong => PushError::Full,
-            })
+        self.0.push_unlimited(|out| write_distribution(out, series))
     }
 }
 

@@ -6,9 +6,7 @@ use super::{
     UNIT_MAX_BYTES, check_point_time, check_value,
 };
 use crate::intake::{is_label, validate_metric_name, validate_tags};
-use crate::json::{
-    Batch, BufferTooSmall, FrameError, JsonWriter, PushError, WriteError, batch_accessors,
-};
+use crate::json::{Batch, BufferTooSmall, JsonWriter, PushError, WriteError, batch_accessors};
 
 /// The v2 metric intake type (`type`, an integer on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -218,13 +216,7 @@ impl<'a> SeriesBatch<'a> {
         now: Option<i64>,
     ) -> Result<(), PushError<MetricError>> {
         series.validate(now).map_err(PushError::Invalid)?;
-        self.0
-            .push(|out| write_series(out, series), usize::MAX)
-            .map_err(|error| match error {
-                FrameError::TooLarge => PushError::TooLarge,
-                // No per-item limit is set, so only the batch can be full.
-                FrameError::Full | FrameError::ItemTooLong => PushError::Full,
-            })
+        self.0.push_unlimited(|out| write_series(out, series))
     }
 }
 

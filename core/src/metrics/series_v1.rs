@@ -6,9 +6,7 @@ use super::{
     check_point_time, check_value,
 };
 use crate::intake::{is_valid_host, validate_metric_name, validate_tags};
-use crate::json::{
-    Batch, BufferTooSmall, FrameError, JsonWriter, PushError, WriteError, batch_accessors,
-};
+use crate::json::{Batch, BufferTooSmall, JsonWriter, PushError, WriteError, batch_accessors};
 
 /// One v1 series: points as `[timestamp, value]` pairs, the host as a field.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -106,13 +104,7 @@ impl<'a> SeriesV1Batch<'a> {
         now: Option<i64>,
     ) -> Result<(), PushError<MetricError>> {
         series.validate(now).map_err(PushError::Invalid)?;
-        self.0
-            .push(|out| write_series_v1(out, series), usize::MAX)
-            .map_err(|error| match error {
-                FrameError::TooLarge => PushError::TooLarge,
-                // No per-item limit is set, so only the batch can be full.
-                FrameError::Full | FrameError::ItemTooLong => PushError::Full,
-            })
+        self.0.push_unlimited(|out| write_series_v1(out, series))
     }
 }
 
