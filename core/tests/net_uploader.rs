@@ -248,7 +248,11 @@ fn accepted_payload_leaves_the_queue_and_request_is_well_formed() {
         "{request}"
     );
     assert!(request.contains("\r\nContent-Length: 13\r\n"), "{request}");
-    assert!(request.ends_with("\r\n\r\n{\"series\":[]}"), "{request}");
+    // One request per connection: the server is told it may close after answering.
+    assert!(
+        request.ends_with("\r\nConnection: close\r\n\r\n{\"series\":[]}"),
+        "{request}"
+    );
 }
 
 #[test]

@@ -30,6 +30,18 @@ fn series_head_with_deflate_is_exact() {
 }
 
 #[test]
+fn connection_close_is_opt_in_and_counted_in_the_length() {
+    let site = Site::from(Region::Us1);
+    let plain =
+        RequestHead::new(Endpoint::CheckRunV1, &site, KEY).with_body(ContentEncoding::Identity, 2);
+    assert!(!written(&plain).contains("Connection"));
+    let closing = plain.with_connection_close();
+    let text = written(&closing);
+    assert!(text.ends_with("Connection: close\r\n\r\n"), "{text}");
+    assert_eq!(closing.encoded_len(), Ok(text.len()));
+}
+
+#[test]
 fn logs_go_to_the_logs_host_and_identity_has_no_encoding_header() {
     let site = Site::from(Region::Us5);
     let head =

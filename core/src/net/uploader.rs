@@ -283,7 +283,9 @@ impl<'a, const SLOTS: usize, const SLOT_BYTES: usize, C: TlsClock>
             &credentials.site,
             credentials.api_key.as_str(),
         )
-        .with_body(info.encoding, body.len());
+        .with_body(info.encoding, body.len())
+        // One request per connection (see `exchange`): let the server close its side at once.
+        .with_connection_close();
         self.counters.sent = self.counters.sent.saturating_add(1);
         let result = exchange::<_, _, _, C>(
             tcp,
