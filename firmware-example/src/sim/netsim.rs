@@ -61,7 +61,10 @@ pub struct NetSimConfig {
     pub forward_ports: Vec<u16>,
     /// Names the router's DNS answers (`suffix` itself and everything under it).
     pub dns_suffix: String,
-    /// Connections accepted at once per forwarded port.
+    /// Connections accepted at once per forwarded port. A connection the device drops right after
+    /// reading its answer (no FIN; its delayed ACK is lost with the socket) holds a slot until the
+    /// router's retransmission draws the device's reset, about a second; the default of 8 covers
+    /// the firmware's boot burst (event, log line, series, check) twice over.
     pub accept_slots_per_port: usize,
     /// Probability, in parts per thousand, that a packet is lost on the link (each direction).
     pub loss_per_mille: u16,
@@ -75,7 +78,7 @@ impl NetSimConfig {
         Self {
             forward_ports: ports.to_vec(),
             dns_suffix: "localhost".into(),
-            accept_slots_per_port: 4,
+            accept_slots_per_port: 8,
             loss_per_mille: 0,
             seed: 1,
         }
@@ -337,25 +340,30 @@ async fn forward_port(stack: Stack<'_>, port: u16, link: &Link) {
     }
 }
 
-/// Copies both ways until the host side finishes; a device-side end of stream half-closes the
-/// host socket and keeps relaying the host's answer.
+/// Copies both ways until the host side finishes. A device-side end of stream (FIN) half-closes
+/// the host socket and keeps relaying the host's answer; a device-side reset ends the relay at
+/// once, since nobody is left to read the answer.
 async fn pipe(socket: &mut TcpSocket<'_>, upstream: &Async<TcpStream>) {
     let (mut device_reader, mut device_writer) = socket.split();
     let to_host = async {
         let mut buf = [0u8; 2048];
         let mut writer = upstream;
-        loop {
+        let device_gone = loop {
             match device_reader.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
+                Ok(0) => break false,
+                Err(_) => break true,
                 Ok(n) => {
-                    let Some(chunk) = buf.get(..n) else { break };
+                    let Some(chunk) = buf.get(..n) else {
+                        break true;
+                    };
                     if writer.write_all(chunk).await.is_err() {
-                        break;
+                        break true;
                     }
                 }
             }
-        }
+        };
         let _ = upstream.get_ref().shutdown(std::net::Shutdown::Write);
+        device_gone
     };
     let to_device = async {
         let mut buf = [0u8; 2048];
@@ -378,7 +386,7 @@ async fn pipe(socket: &mut TcpSocket<'_>, upstream: &Async<TcpStream>) {
     };
     let mut to_host = pin!(to_host);
     let mut to_device = pin!(to_device);
-    if let Either::First(()) = select(to_host.as_mut(), to_device.as_mut()).await {
+    if let Either::First(false) = select(to_host.as_mut(), to_device.as_mut()).await {
         to_device.await;
     }
 }
