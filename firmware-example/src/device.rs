@@ -1,10 +1,12 @@
 //! The firmware application: provision at boot, then every interval sample the sensors and
-//! submit a v2 series batch and a heartbeat service check; one boot event; a log entry for each
-//! warning; re-provision when Datadog refuses the key or the gateway hands out a new key version.
+//! submit a v2 series batch and a heartbeat service check; one boot event and boot log line; a
+//! log entry for each warning; re-provision when Datadog refuses the key or the gateway hands out a new key version.
 //!
 //! Generic over the network (`embedded-nal-async`), the tick source and the RNG, so a board and
 //! the desktop simulator run the same code. Every sampled point is accounted for in
 //! [`PointAccounting`]: accepted, dropped (with the uploader's reason), or still queued.
+
+use core::fmt::Write as _;
 
 use ddlink_core::checks::{CheckBatch, CheckStatus, ServiceCheck};
 use ddlink_core::clock::{TimeSample, WallClock};
@@ -12,7 +14,7 @@ use ddlink_core::events::{AlertType, Event};
 use ddlink_core::http::{ContentEncoding, Endpoint};
 use ddlink_core::logs::{LogBatch, LogEntry, LogStatus};
 use ddlink_core::metrics::{MetricType, Point, Resource, Series, SeriesBatch};
-use ddlink_core::net::{NetBuffers, Security, SendReport, Uploader, UploaderCounters};
+use ddlink_core::net::{NetBuffers, RetryCause, Security, SendReport, Uploader, UploaderCounters};
 use ddlink_core::provision::{DeviceIdentity, DeviceSecret, ProvisionOutcome};
 use ddlink_core::retry::BackoffConfig;
 use ddlink_core::site::SandboxPolicy;
@@ -98,10 +100,12 @@ pub struct DeviceReport {
     pub uploader: UploaderCounters,
     /// Boot events submitted.
     pub boot_events: u32,
-    /// Warning log entries submitted.
-    pub warnings_logged: u32,
+    /// Log entries submitted (the boot line and temperature warnings).
+    pub logs_submitted: u32,
     /// Heartbeat checks submitted.
     pub heartbeats: u32,
+    /// Why the most recent retry happened (what a board would log), if any.
+    pub last_retry: Option<RetryCause>,
 }
 
 /// The running firmware.
@@ -224,7 +228,12 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
                         self.report.points.dropped += u64::from(info.items);
                     }
                 }
-                SendReport::Retrying { until_ms, .. } => return until_ms,
+                SendReport::Retrying {
+                    until_ms, cause, ..
+                } => {
+                    self.report.last_retry = Some(cause);
+                    return until_ms;
+                }
                 SendReport::Reprovision => {
                     self.next_provision_ms = now;
                     return now;
@@ -355,7 +364,7 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
             None => self.report.points.dropped += u64::from(POINTS_PER_SAMPLE),
         }
         if celsius > TEMPERATURE_WARNING_C {
-            self.submit_warning("temperature above 30 C", now);
+            self.submit_log("temperature above 30 C", LogStatus::Warning, now);
         }
         self.submit_heartbeat(now);
     }
@@ -377,15 +386,27 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
         {
             self.report.boot_events += 1;
             self.boot_event_sent = true;
+            if let Some(now) = now {
+                self.submit_boot_log(now);
+            }
         }
     }
 
-    fn submit_warning(&mut self, message: &str, now: i64) {
+    /// The boot log line: which key version the device runs with.
+    fn submit_boot_log(&mut self, now: i64) {
+        let mut line = heapless::String::<64>::new();
+        let version = self.report.key_version.unwrap_or_default();
+        // Cannot fail: 34 bytes of text and at most 10 digits fit in 64.
+        let _ = write!(line, "firmware started, API key version {version}");
+        self.submit_log(&line, LogStatus::Info, now);
+    }
+
+    fn submit_log(&mut self, message: &str, status: LogStatus, now: i64) {
         let entry = LogEntry::new(message)
             .with_source("ddlink-firmware")
             .with_hostname(self.config.device_id)
             .with_service("ddlink-example")
-            .with_status(LogStatus::Warning)
+            .with_status(status)
             .with_timestamp_ms(now.saturating_mul(1_000));
         let mut buffer = [0u8; SLOT_BYTES];
         let Ok(mut batch) = LogBatch::new(&mut buffer) else {
@@ -402,7 +423,7 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
                 )
                 .is_ok()
         {
-            self.report.warnings_logged += 1;
+            self.report.logs_submitted += 1;
         }
     }
 

@@ -1,5 +1,6 @@
 //! Three devices on the in-process embassy-net network, HTTPS intake: every sampled point
-//! reaches the emulator exactly once, from the device's host, with the firmware's tags.
+//! reaches the emulator exactly once, from the device's host, with the firmware's tags; every
+//! heartbeat and log line arrives.
 
 use std::collections::BTreeMap;
 
@@ -53,6 +54,11 @@ fn every_point_arrives_once_with_the_device_tags() {
             "{}",
             run.device_id
         );
+        assert_eq!(
+            run.report.last_retry, None,
+            "{}: a loss-free network needs no retry: {:?}",
+            run.device_id, run.report.uploader
+        );
         assert!(
             run.report.boot_events == 1,
             "{}: {:?}",
@@ -69,6 +75,26 @@ fn every_point_arrives_once_with_the_device_tags() {
         assert_eq!(
             beats as u32, run.report.heartbeats,
             "{}: heartbeats sent vs received",
+            run.device_id
+        );
+    }
+    let logs = outcome.world.emulator().received_logs();
+    for run in &outcome.runs {
+        let mine: Vec<_> = logs
+            .iter()
+            .filter(|l| l.hostname.as_deref() == Some(run.device_id.as_str()))
+            .collect();
+        assert_eq!(
+            mine.len() as u32,
+            run.report.logs_submitted,
+            "{}: logs submitted vs received",
+            run.device_id
+        );
+        assert!(
+            mine.iter()
+                .any(|l| l.message == "firmware started, API key version 1"
+                    && l.ddsource.as_deref() == Some("ddlink-firmware")),
+            "{}: no boot log line in {mine:?}",
             run.device_id
         );
     }

@@ -144,7 +144,7 @@ async fn devices_task(world: &'static World) {
     for run in &runs {
         let r = &run.report;
         println!(
-            "device {}: provisioned={} key_version={:?} sampled={} accepted={} queued={} dropped={} boot_events={} heartbeats={} warnings={} uploader={:?}",
+            "device {}: provisioned={} key_version={:?} sampled={} accepted={} queued={} dropped={} boot_events={} heartbeats={} logs={} last_retry={:?} uploader={:?}",
             run.device_id,
             r.provisioned,
             r.key_version,
@@ -154,7 +154,8 @@ async fn devices_task(world: &'static World) {
             r.points.dropped,
             r.boot_events,
             r.heartbeats,
-            r.warnings_logged,
+            r.logs_submitted,
+            r.last_retry,
             r.uploader,
         );
     }
