@@ -163,6 +163,16 @@ pub fn resolve(args: &ServeArgs) -> Result<Resolved, ConfigError> {
                 (crate::store::sqlite_url_for_path(&path), Some(path))
             }
         };
+    if database_url.starts_with("postgres") {
+        crate::store::check_postgres_url(
+            &database_url,
+            &crate::store::PgEnvironment::from_process(),
+        )
+        .map_err(|e| ConfigError::Invalid {
+            name: "database_url",
+            reason: e.to_string(),
+        })?;
+    }
     let master_key = if let Some(value) = env_secret("DDLINK_MASTER_KEY") {
         MasterKeySource::Value(value)
     } else if let Some(path) = args

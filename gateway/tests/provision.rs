@@ -3,6 +3,8 @@
 //! and, when `DDLINK_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema per test, dropped
 //! afterwards, so concurrent runs on one database are safe).
 
+mod pg_schema;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -77,13 +79,7 @@ impl World {
             ),
             Backend::Postgres => {
                 let url = std::env::var("DDLINK_TEST_POSTGRES_URL").expect("checked by the caller");
-                let schema = format!(
-                    "prov_{}",
-                    ddlink_gateway::crypto::random_token(9)
-                        .unwrap()
-                        .to_lowercase()
-                        .replace(['-', '_'], "x")
-                );
+                let schema = pg_schema::fresh("prov");
                 (
                     DbOptions {
                         schema: Some(schema.clone()),
@@ -131,12 +127,7 @@ impl World {
         }
         if let Some((url, schema)) = self.schema.take() {
             let pool = sqlx::PgPool::connect(&url).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP SCHEMA \"{schema}\" CASCADE"
-            )))
-            .execute(&pool)
-            .await
-            .unwrap();
+            pg_schema::drop(&pool, &schema).await;
             pool.close().await;
         }
         self.dir

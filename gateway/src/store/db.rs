@@ -11,6 +11,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, AssertSqlSafe, Executor as _};
 
 use super::StoreError;
+use super::transport::{PgEnvironment, check_postgres_url};
 
 /// Which SQL dialect is behind the pool (for the few statements that differ).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +75,10 @@ impl Db {
                 }
                 sqlite_url(&options.url)
             }
-            Backend::Postgres => options.url.clone(),
+            Backend::Postgres => {
+                check_postgres_url(&options.url, &PgEnvironment::from_process())?;
+                options.url.clone()
+            }
         };
         let schema = match (backend, &options.schema) {
             (Backend::Postgres, Some(schema)) => {

@@ -5,9 +5,11 @@
 
 mod db;
 mod sql;
+mod transport;
 
 pub use db::{Backend, Db, DbOptions, sqlite_path, sqlite_url_for_path};
 pub use sql::SqlStore;
+pub use transport::{PgEnvironment, TransportError, check_postgres_url};
 
 use async_trait::async_trait;
 
@@ -20,6 +22,8 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database url (expected sqlite:… or postgres://…)")]
     UnsupportedUrl,
+    #[error(transparent)]
+    Transport(#[from] TransportError),
     #[error("invalid stored value in {table}.{column}")]
     Corrupt {
         table: &'static str,

@@ -12,6 +12,9 @@ use ddlink_gateway::http_client::{
 use ddlink_gateway::store::{DbOptions, sqlite_url_for_path};
 use secrecy::SecretString;
 
+#[path = "../pg_schema/mod.rs"]
+pub mod pg_schema;
+
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub const CLIENT_SECRET: &str = "test-client-secret-s3cr3t";
 

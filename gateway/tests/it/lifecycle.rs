@@ -86,13 +86,7 @@ async fn the_gateway_runs_on_postgresql_when_configured() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let schema = format!(
-        "gw_life_{}",
-        ddlink_gateway::crypto::random_token(9)
-            .unwrap()
-            .to_lowercase()
-            .replace(['-', '_'], "x")
-    );
+    let schema = common::pg_schema::fresh("gw_life");
     let mut config = common::config(dir.path(), "https://gw.example.com");
     config.database = DbOptions {
         schema: Some(schema.clone()),
@@ -107,12 +101,7 @@ async fn the_gateway_runs_on_postgresql_when_configured() {
             .await
             .unwrap()
     );
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA \"{schema}\" CASCADE"
-    )))
-    .execute(state.db.pool())
-    .await
-    .unwrap();
+    common::pg_schema::drop(state.db.pool(), &schema).await;
     state.db.close().await;
 }
 

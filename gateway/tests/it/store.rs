@@ -24,13 +24,7 @@ where
     sqlite.close().await;
 
     if let Ok(url) = std::env::var("DDLINK_TEST_POSTGRES_URL") {
-        let schema = format!(
-            "gw_test_{}",
-            ddlink_gateway::crypto::random_token(9)
-                .unwrap()
-                .to_lowercase()
-                .replace(['-', '_'], "x")
-        );
+        let schema = crate::common::pg_schema::fresh("gw_test");
         let db = Db::connect(&DbOptions {
             schema: Some(schema.clone()),
             ..DbOptions::new(url.clone())
@@ -40,12 +34,7 @@ where
             panic!("DDLINK_TEST_POSTGRES_URL is set but PostgreSQL is unusable: {e}")
         });
         test(SqlStore::new(db.clone())).await;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP SCHEMA \"{schema}\" CASCADE"
-        )))
-        .execute(db.pool())
-        .await
-        .unwrap();
+        crate::common::pg_schema::drop(db.pool(), &schema).await;
         db.close().await;
     }
 }
@@ -369,4 +358,55 @@ async fn key_rotation_reseals_every_secret_and_refuses_unknown_keys() {
         );
     })
     .await;
+}
+
+/// `url` with one more query parameter.
+fn with_param(url: &str, param: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{param}")
+}
+
+#[tokio::test]
+async fn postgresql_speaks_tls_when_the_url_asks_and_verifies_the_server() {
+    let Ok(url) = std::env::var("DDLINK_TEST_POSTGRES_URL") else {
+        eprintln!("PostgreSQL TLS test not run: set DDLINK_TEST_POSTGRES_URL (CI does)");
+        return;
+    };
+    let schema = crate::common::pg_schema::fresh("gw_tls");
+    let db = Db::connect(&DbOptions {
+        schema: Some(schema.clone()),
+        ..DbOptions::new(with_param(&url, "sslmode=require"))
+    })
+    .await
+    .unwrap_or_else(|e| {
+        panic!("PostgreSQL with sslmode=require failed (does the server have ssl = on?): {e}")
+    });
+    let encrypted: bool =
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert!(encrypted, "sslmode=require gave a plaintext session");
+    crate::common::pg_schema::drop(db.pool(), &schema).await;
+    db.close().await;
+
+    // The test server's certificate is self-signed: full verification must refuse it.
+    let refused = Db::connect(&DbOptions::new(with_param(&url, "sslmode=verify-full"))).await;
+    assert!(
+        refused.is_err(),
+        "verify-full accepted a certificate no trusted CA signed"
+    );
+}
+
+#[tokio::test]
+async fn a_remote_postgresql_without_tls_is_refused_before_connecting() {
+    // `.invalid` never resolves: the refusal must come from the policy, not from the network.
+    let error = Db::connect(&DbOptions::new(
+        "postgres://gateway:hunter2@db.example.invalid/ddlink",
+    ))
+    .await
+    .unwrap_err();
+    let shown = error.to_string();
+    assert!(shown.contains("sslmode=verify-full"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
 }
