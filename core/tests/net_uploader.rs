@@ -406,6 +406,11 @@ fn overflow_is_counted_and_nothing_else_is_lost() {
         ),
         Err(QueueError::TooLarge)
     );
+    // Checked before the queue: refused even when full, and never counted as a drop.
+    assert_eq!(
+        up.submit(Endpoint::EventsV1, ContentEncoding::Deflate, 1, b"x"),
+        Err(QueueError::EncodingNotAccepted)
+    );
     let c = up.counters();
     assert_eq!(
         (c.enqueued, c.dropped_queue_overflow, c.items_dropped),

@@ -18,7 +18,12 @@ fuzz_target!(|data: &[u8]| {
     let site = Site::from(Region::ALL[usize::from(selector >> 3) % Region::ALL.len()]);
     let head = match endpoint {
         Endpoint::ValidateV1 => RequestHead::new(endpoint, &site, key),
-        _ => RequestHead::new(endpoint, &site, key).with_body(ContentEncoding::Gzip, text.len()),
+        _ if endpoint.accepts_encoding(ContentEncoding::Gzip) => {
+            RequestHead::new(endpoint, &site, key).with_body(ContentEncoding::Gzip, text.len())
+        }
+        _ => {
+            RequestHead::new(endpoint, &site, key).with_body(ContentEncoding::Identity, text.len())
+        }
     }
     .with_user_agent(agent);
     let mut buffer = [0xA5u8; 512];

@@ -98,6 +98,21 @@ impl Endpoint {
         }
     }
 
+    /// Whether Datadog documents `encoding` for this endpoint's body: `deflate` and `gzip` for
+    /// series and logs, `deflate` only for distribution points, none for events, service checks
+    /// and the (bodiless) validation call.
+    pub const fn accepts_encoding(self, encoding: ContentEncoding) -> bool {
+        matches!(
+            (self, encoding),
+            (_, ContentEncoding::Identity)
+                | (
+                    Endpoint::SeriesV2 | Endpoint::SeriesV1 | Endpoint::LogsV2,
+                    ContentEncoding::Deflate | ContentEncoding::Gzip,
+                )
+                | (Endpoint::DistributionPointsV1, ContentEncoding::Deflate)
+        )
+    }
+
     /// The host serving it on `site`.
     pub fn host(self, site: &Site) -> Host {
         match self.host_kind() {
@@ -154,6 +169,8 @@ pub enum RequestError {
     InvalidHeaderValue(HeaderField),
     /// A body length or encoding was given for a `GET` endpoint.
     BodyNotAllowed,
+    /// The endpoint does not accept this `Content-Encoding` (see [`Endpoint::accepts_encoding`]).
+    EncodingNotAccepted,
 }
 
 impl fmt::Display for RequestError {
@@ -168,6 +185,9 @@ impl fmt::Display for RequestError {
                 f.write_str("invalid User-Agent")
             }
             RequestError::BodyNotAllowed => f.write_str("GET request cannot carry a body"),
+            RequestError::EncodingNotAccepted => {
+                f.write_str("endpoint does not accept this Content-Encoding")
+            }
         }
     }
 }
@@ -252,6 +272,9 @@ impl<'a> RequestHead<'a> {
             self.content_length != 0 || self.content_encoding != ContentEncoding::Identity;
         if self.endpoint.method() == Method::Get && has_body {
             return Err(RequestError::BodyNotAllowed);
+        }
+        if !self.endpoint.accepts_encoding(self.content_encoding) {
+            return Err(RequestError::EncodingNotAccepted);
         }
         Ok(())
     }

@@ -55,8 +55,42 @@ fn logs_go_to_the_logs_host_and_identity_has_no_encoding_header() {
     assert!(!text.contains("Content-Encoding"));
     assert!(text.contains("Content-Length: 0\r\n"));
     assert!(text.contains(&format!("User-Agent: {DEFAULT_USER_AGENT}\r\n")));
-    let gzip = RequestHead::new(Endpoint::EventsV1, &site, KEY).with_body(ContentEncoding::Gzip, 9);
+    let gzip = RequestHead::new(Endpoint::LogsV2, &site, KEY).with_body(ContentEncoding::Gzip, 9);
     assert!(written(&gzip).contains("Content-Encoding: gzip\r\nContent-Length: 9\r\n"));
+}
+
+#[test]
+fn only_documented_encodings_are_sent() {
+    use ContentEncoding::{Deflate, Gzip, Identity};
+    let site = Site::from(Region::Us1);
+    let table = [
+        (Endpoint::SeriesV2, [true, true, true]),
+        (Endpoint::SeriesV1, [true, true, true]),
+        (Endpoint::LogsV2, [true, true, true]),
+        (Endpoint::DistributionPointsV1, [true, true, false]),
+        (Endpoint::EventsV1, [true, false, false]),
+        (Endpoint::CheckRunV1, [true, false, false]),
+    ];
+    for (endpoint, accepted) in table {
+        for (encoding, expected) in [Identity, Deflate, Gzip].into_iter().zip(accepted) {
+            assert_eq!(
+                endpoint.accepts_encoding(encoding),
+                expected,
+                "{endpoint:?} {encoding:?}"
+            );
+            let head = RequestHead::new(endpoint, &site, KEY).with_body(encoding, 3);
+            let mut buffer = [0xA5u8; 512];
+            if expected {
+                assert!(head.write(&mut buffer).is_ok(), "{endpoint:?} {encoding:?}");
+            } else {
+                assert_eq!(
+                    head.write(&mut buffer),
+                    Err(RequestError::EncodingNotAccepted)
+                );
+                assert!(buffer.iter().all(|&b| b == 0xA5), "nothing written");
+            }
+        }
+    }
 }
 
 #[test]
@@ -448,7 +482,10 @@ proptest! {
         let site = Site::from(Region::Us1);
         let (encoding, length) = match endpoint.method() {
             Method::Get => (ContentEncoding::Identity, 0),
-            Method::Post => (ContentEncoding::Deflate, length),
+            Method::Post if endpoint.accepts_encoding(ContentEncoding::Deflate) => {
+                (ContentEncoding::Deflate, length)
+            }
+            Method::Post => (ContentEncoding::Identity, length),
         };
         let head = RequestHead::new(endpoint, &site, &key)
             .with_body(encoding, length)

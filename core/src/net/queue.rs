@@ -27,7 +27,23 @@ pub enum QueueError {
     TooLarge,
     /// The payload is empty.
     Empty,
+    /// The endpoint does not accept the payload's `Content-Encoding`
+    /// ([`Endpoint::accepts_encoding`](crate::http::Endpoint::accepts_encoding)).
+    EncodingNotAccepted,
 }
+
+impl core::fmt::Display for QueueError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Full => "upload queue is full",
+            Self::TooLarge => "payload is larger than a queue slot",
+            Self::Empty => "payload is empty",
+            Self::EncodingNotAccepted => "endpoint does not accept this Content-Encoding",
+        })
+    }
+}
+
+impl core::error::Error for QueueError {}
 
 #[derive(Clone, Copy)]
 struct Slot<const SLOT_BYTES: usize> {

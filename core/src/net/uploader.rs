@@ -225,8 +225,8 @@ impl<'a, const SLOTS: usize, const SLOT_BYTES: usize, C: TlsClock>
     }
 
     /// Queues a payload (copied). On `Full` the payload is counted as dropped (queue overflow)
-    /// and its items in `items_dropped`; on `TooLarge`/`Empty` nothing is counted and the
-    /// caller keeps the items (split the batch or fix it).
+    /// and its items in `items_dropped`; on `TooLarge`/`Empty`/`EncodingNotAccepted` nothing is
+    /// counted and the caller keeps the items (split the batch or fix it).
     pub fn submit(
         &mut self,
         endpoint: Endpoint,
@@ -234,6 +234,9 @@ impl<'a, const SLOTS: usize, const SLOT_BYTES: usize, C: TlsClock>
         items: u32,
         body: &[u8],
     ) -> Result<(), QueueError> {
+        if !endpoint.accepts_encoding(encoding) {
+            return Err(QueueError::EncodingNotAccepted);
+        }
         let info = PayloadInfo {
             endpoint,
             encoding,
