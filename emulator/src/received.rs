@@ -119,6 +119,8 @@ pub struct RequestRecord {
     /// Path without query string.
     pub path: String,
     pub status: u16,
+    /// The `Content-Encoding` header as sent, if any.
+    pub content_encoding: Option<String>,
     /// `Some` when an injected fault produced the answer.
     pub fault: Option<String>,
     pub received_at: i64,

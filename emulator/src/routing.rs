@@ -97,6 +97,10 @@ impl Dispatcher {
             .and_then(|h| h.to_str().ok())
             .map(str::to_owned)
             .unwrap_or_default();
+        let content_encoding = request
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let is_test_api = path == "/_emulator" || path.starts_with("/_emulator/");
         let mut fault_name = None;
         let result = if is_test_api {
@@ -149,6 +153,7 @@ impl Dispatcher {
             host,
             path,
             status,
+            content_encoding,
             fault: fault_name,
             received_at: r.state.clock.unix(),
         });
