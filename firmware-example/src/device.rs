@@ -1,6 +1,7 @@
 //! The firmware application: provision at boot, then every interval sample the sensors and
 //! submit a v2 series batch and a heartbeat service check; one boot event and boot log line; a
-//! log entry for each warning; re-provision when Datadog refuses the key or the gateway hands out a new key version.
+//! log entry for each warning; series and logs go deflated (zlib) when that is smaller;
+//! re-provision when Datadog refuses the key or the gateway hands out a new key version.
 //!
 //! Generic over the network (`embedded-nal-async`), the tick source and the RNG, so a board and
 //! the desktop simulator run the same code. Every sampled point is accounted for in
@@ -10,11 +11,14 @@ use core::fmt::Write as _;
 
 use ddlink_core::checks::{CheckBatch, CheckStatus, ServiceCheck};
 use ddlink_core::clock::{TimeSample, WallClock};
+use ddlink_core::deflate::{Format, compress_into};
 use ddlink_core::events::{AlertType, Event};
 use ddlink_core::http::{ContentEncoding, Endpoint};
 use ddlink_core::logs::{LogBatch, LogEntry, LogStatus};
 use ddlink_core::metrics::{MetricType, Point, Resource, Series, SeriesBatch};
-use ddlink_core::net::{NetBuffers, RetryCause, Security, SendReport, Uploader, UploaderCounters};
+use ddlink_core::net::{
+    NetBuffers, QueueError, RetryCause, Security, SendReport, Uploader, UploaderCounters,
+};
 use ddlink_core::provision::{DeviceIdentity, DeviceSecret, ProvisionOutcome};
 use ddlink_core::retry::BackoffConfig;
 use ddlink_core::site::SandboxPolicy;
@@ -106,6 +110,8 @@ pub struct DeviceReport {
     pub heartbeats: u32,
     /// Why the most recent retry happened (what a board would log), if any.
     pub last_retry: Option<RetryCause>,
+    /// Bytes deflate took off queued payloads (series and logs).
+    pub deflate_saved_bytes: u64,
 }
 
 /// The running firmware.
@@ -352,12 +358,7 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
                 .then(|| batch.finish())
         });
         match encoded {
-            Some(body) => match self.uploader.submit(
-                Endpoint::SeriesV2,
-                ContentEncoding::Identity,
-                POINTS_PER_SAMPLE,
-                body,
-            ) {
+            Some(body) => match self.submit_compact(Endpoint::SeriesV2, POINTS_PER_SAMPLE, body) {
                 Ok(()) => self.report.points.queued += u64::from(POINTS_PER_SAMPLE),
                 Err(_) => self.report.points.dropped += u64::from(POINTS_PER_SAMPLE),
             },
@@ -367,6 +368,33 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
             self.submit_log("temperature above 30 C", LogStatus::Warning, now);
         }
         self.submit_heartbeat(now);
+    }
+
+    /// Queues `body`, deflated (zlib) when the endpoint accepts that and it comes out smaller.
+    fn submit_compact(
+        &mut self,
+        endpoint: Endpoint,
+        items: u32,
+        body: &[u8],
+    ) -> Result<(), QueueError> {
+        if endpoint.accepts_encoding(ContentEncoding::Deflate) {
+            let mut packed = [0u8; SLOT_BYTES];
+            // A body that does not shrink into one slot goes as it is.
+            if let Ok(len) = compress_into(Format::Zlib, body, &mut packed)
+                && len < body.len()
+                && let Some(packed) = packed.get(..len)
+            {
+                self.uploader
+                    .submit(endpoint, ContentEncoding::Deflate, items, packed)?;
+                self.report.deflate_saved_bytes = self
+                    .report
+                    .deflate_saved_bytes
+                    .saturating_add(u64::try_from(body.len().saturating_sub(len)).unwrap_or(0));
+                return Ok(());
+            }
+        }
+        self.uploader
+            .submit(endpoint, ContentEncoding::Identity, items, body)
     }
 
     fn submit_boot_event(&mut self) {
@@ -414,13 +442,7 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
         };
         if batch.push(&entry, Some(now)).is_ok()
             && self
-                .uploader
-                .submit(
-                    Endpoint::LogsV2,
-                    ContentEncoding::Identity,
-                    1,
-                    batch.finish(),
-                )
+                .submit_compact(Endpoint::LogsV2, 1, batch.finish())
                 .is_ok()
         {
             self.report.logs_submitted += 1;

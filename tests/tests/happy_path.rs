@@ -1,6 +1,6 @@
 //! Three devices on the in-process embassy-net network, HTTPS intake: every sampled point
 //! reaches the emulator exactly once, from the device's host, with the firmware's tags; every
-//! heartbeat and log line arrives.
+//! heartbeat and log line arrives; series and logs travel deflated.
 
 use std::collections::BTreeMap;
 
@@ -98,6 +98,24 @@ fn every_point_arrives_once_with_the_device_tags() {
             run.device_id
         );
     }
+    // Series and logs travel deflated (zlib) and the emulator decoded them into the counts above.
+    let requests = ddlink_tests::intake_requests(&outcome.world);
+    let deflated = |path: &str| {
+        requests
+            .iter()
+            .filter(|r| r.path == path)
+            .all(|r| r.content_encoding.as_deref() == Some("deflate"))
+    };
+    assert!(
+        deflated("/api/v2/series") && deflated("/api/v2/logs"),
+        "series and logs must be deflated: {requests:?}"
+    );
+    assert!(
+        outcome
+            .runs
+            .iter()
+            .all(|r| r.report.deflate_saved_bytes > 0)
+    );
     let tls = outcome.world.front().expect("HTTPS front").stats();
     assert!(tls.forwarded > 0 && tls.failed_handshakes == 0, "{tls:?}");
     outcome.world.shutdown();

@@ -19,6 +19,30 @@ pub struct Received {
     pub body: Vec<u8>,
 }
 
+impl Received {
+    /// The body as JSON, inflated first when it came with `Content-Encoding: deflate` (zlib).
+    pub fn json(&self) -> serde_json::Value {
+        let encoding = self
+            .headers
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = match encoding.as_deref() {
+            None => self.body.clone(),
+            Some("deflate") => {
+                let mut inflated = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::ZlibDecoder::new(&self.body[..]),
+                    &mut inflated,
+                )
+                .expect("a valid zlib stream");
+                inflated
+            }
+            Some(other) => panic!("unexpected Content-Encoding {other}"),
+        };
+        serde_json::from_slice(&bytes).expect("a JSON body")
+    }
+}
+
 /// What the server answers, in order; the last entry repeats.
 #[derive(Debug, Clone)]
 pub struct Script(pub Vec<(u16, &'static str)>);

@@ -144,7 +144,7 @@ async fn devices_task(world: &'static World) {
     for run in &runs {
         let r = &run.report;
         println!(
-            "device {}: provisioned={} key_version={:?} sampled={} accepted={} queued={} dropped={} boot_events={} heartbeats={} logs={} last_retry={:?} uploader={:?}",
+            "device {}: provisioned={} key_version={:?} sampled={} accepted={} queued={} dropped={} boot_events={} heartbeats={} logs={} deflate_saved_bytes={} last_retry={:?} uploader={:?}",
             run.device_id,
             r.provisioned,
             r.key_version,
@@ -155,6 +155,7 @@ async fn devices_task(world: &'static World) {
             r.boot_events,
             r.heartbeats,
             r.logs_submitted,
+            r.deflate_saved_bytes,
             r.last_retry,
             r.uploader,
         );
