@@ -2,7 +2,6 @@
 //! HTTP and run background upkeep until shutdown.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -141,24 +140,25 @@ impl Gateway {
             let cancel = cancel.clone();
             tracker.spawn(async move { gateway.upkeep_loop(cancel).await });
         }
-        let app = gateway
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
         let stop = cancel.clone();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
+        crate::server::serve(
+            listener,
+            gateway.router(),
+            gateway.state.config.timings.serve,
+            async move {
                 tokio::select! {
                     () = shutdown => {}
                     () = stop.cancelled() => {}
                 }
-            })
-            .await;
+            },
+        )
+        .await;
         cancel.cancel();
         tracker.close();
         tracker.wait().await;
         gateway.state.db.close().await;
         tracing::info!("gateway stopped");
-        served.context("serving HTTP")
+        Ok(())
     }
 
     async fn upkeep_loop(&self, cancel: CancellationToken) {

@@ -12,6 +12,7 @@ use crate::config::{
     AdminCredential, Config, ConfigError, FileConfig, MasterKeySource, SitePolicy, Timings,
     parse_allowed_domains, parse_public_url,
 };
+use crate::server::ServeLimits;
 use crate::store::DbOptions;
 
 #[derive(Debug, Parser)]
@@ -215,6 +216,23 @@ pub fn resolve(args: &ServeArgs) -> Result<Resolved, ConfigError> {
             file.timings.validate_interval_secs,
             defaults.validate_interval,
         ),
+        serve: ServeLimits {
+            header_read_timeout: positive_secs(
+                "timings.header_read_timeout_secs",
+                file.timings.header_read_timeout_secs,
+                defaults.serve.header_read_timeout,
+            )?,
+            body_timeout: positive_secs(
+                "timings.body_timeout_secs",
+                file.timings.body_timeout_secs,
+                defaults.serve.body_timeout,
+            )?,
+            shutdown_grace: positive_secs(
+                "timings.shutdown_grace_secs",
+                file.timings.shutdown_grace_secs,
+                defaults.serve.shutdown_grace,
+            )?,
+        },
         ..defaults
     };
     let config = Config {
@@ -263,6 +281,22 @@ pub fn describe(resolved: &Resolved) -> String {
         config.database.url.split(':').next().unwrap_or(""),
         domains.join(", "),
     )
+}
+
+/// A limit in whole seconds that must not be zero (zero would refuse every client at once).
+fn positive_secs(
+    name: &'static str,
+    value: Option<u64>,
+    default: std::time::Duration,
+) -> Result<std::time::Duration, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(ConfigError::Invalid {
+            name,
+            reason: "must be at least 1 second".into(),
+        }),
+        Some(secs) => Ok(std::time::Duration::from_secs(secs)),
+    }
 }
 
 #[cfg(test)]

@@ -56,6 +56,9 @@ pub struct FileTimings {
     pub refresh_margin_secs: Option<u64>,
     pub refresh_check_secs: Option<u64>,
     pub validate_interval_secs: Option<u64>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub body_timeout_secs: Option<u64>,
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -142,6 +145,8 @@ pub struct Timings {
     pub state_ttl: Duration,
     /// Lifetime of an admin session.
     pub session_ttl: Duration,
+    /// Limits on slow HTTP clients.
+    pub serve: crate::server::ServeLimits,
 }
 
 impl Default for Timings {
@@ -153,6 +158,7 @@ impl Default for Timings {
             lease: Duration::from_secs(60),
             state_ttl: Duration::from_secs(600),
             session_ttl: Duration::from_secs(12 * 3600),
+            serve: crate::server::ServeLimits::default(),
         }
     }
 }

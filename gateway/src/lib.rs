@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod provision;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+pub mod server;
 pub mod state;
 pub mod store;
 pub mod upkeep;

@@ -3,19 +3,30 @@
 
 use std::time::Duration;
 
-use ddlink_gateway::config::AdminCredential;
+use ddlink_gateway::config::{AdminCredential, Config};
+use ddlink_gateway::server::ServeLimits;
 use ddlink_gateway::store::DbOptions;
 use ddlink_gateway::{Gateway, run};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
 
 use crate::common;
 
-#[tokio::test]
-async fn run_serves_until_the_shutdown_future_completes() {
-    let dir = tempfile::tempdir().unwrap();
+/// A gateway serving on a loopback port until its stop sender fires.
+struct Running {
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn start(dir: &std::path::Path, limits: Option<ServeLimits>) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = common::config(dir.path(), &format!("http://{addr}"));
+    let mut config: Config = common::config(dir, &format!("http://{addr}"));
+    if let Some(limits) = limits {
+        config.timings.serve = limits;
+    }
     let server = tokio::spawn(run(config, listener, async move {
         let _ = stopped.await;
     }));
@@ -29,6 +40,26 @@ async fn run_serves_until_the_shutdown_future_completes() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(healthy, "gateway did not answer /healthz");
+    Running { addr, stop, server }
+}
+
+/// Reads until the server closes the connection (or 5 s pass); returns what it sent.
+async fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut received = Vec::new();
+    let read =
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut received)).await;
+    assert!(
+        read.is_ok(),
+        "the server kept the connection open: {received:?}"
+    );
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+#[tokio::test]
+async fn run_serves_until_the_shutdown_future_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let Running { addr, stop, server } = start(dir.path(), None).await;
+    let client = reqwest::Client::new();
     stop.send(()).unwrap();
     let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
     assert!(
@@ -43,6 +74,64 @@ async fn run_serves_until_the_shutdown_future_completes() {
             .is_err(),
         "still listening"
     );
+}
+
+#[tokio::test]
+async fn slow_request_heads_and_bodies_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = ServeLimits {
+        header_read_timeout: Duration::from_secs(1),
+        body_timeout: Duration::from_secs(1),
+        shutdown_grace: Duration::from_secs(1),
+    };
+    let running = start(dir.path(), Some(limits)).await;
+
+    let mut head = TcpStream::connect(running.addr).await.unwrap();
+    head.write_all(b"GET /healthz HTTP/1.1\r\nHost: gw\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut head).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+
+    let mut body = TcpStream::connect(running.addr).await.unwrap();
+    body.write_all(
+        b"POST /v1/provision/challenge HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n\
+          Content-Length: 60\r\nConnection: close\r\n\r\n{\"fleet\":",
+    )
+    .await
+    .unwrap();
+    let answer = read_to_close(&mut body).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("unreadable body"), "{answer}");
+
+    running.stop.send(()).unwrap();
+    running.server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_waits_only_the_grace_period_for_requests_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = ServeLimits {
+        header_read_timeout: Duration::from_secs(60),
+        body_timeout: Duration::from_secs(60),
+        shutdown_grace: Duration::from_secs(1),
+    };
+    let running = start(dir.path(), Some(limits)).await;
+    // A request whose body never finishes stays in flight.
+    let mut stuck = TcpStream::connect(running.addr).await.unwrap();
+    stuck
+        .write_all(b"POST /v1/provision HTTP/1.1\r\nHost: gw\r\nContent-Length: 60\r\n\r\n{")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    running.stop.send(()).unwrap();
+    let finished = tokio::time::timeout(Duration::from_secs(5), running.server).await;
+    assert!(
+        matches!(finished, Ok(Ok(Ok(())))),
+        "shutdown waited for a stuck request: {finished:?}"
+    );
+    let answer = read_to_close(&mut stuck).await;
+    assert!(!answer.contains("200"), "{answer}");
 }
 
 #[tokio::test]
