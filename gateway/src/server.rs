@@ -12,9 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::{ConnectInfo, Request};
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -51,10 +49,6 @@ pub async fn serve(
     limits: ServeLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let router = router.layer(middleware::from_fn_with_state(
-        limits.body_timeout,
-        body_deadline,
-    ));
     let graceful = GracefulShutdown::new();
     let mut connections = tokio::task::JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -76,7 +70,10 @@ pub async fn serve(
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(request.map(Body::new))
+            let deadline = tokio::time::Instant::now() + limits.body_timeout;
+            router
+                .clone()
+                .oneshot(request.map(|body| Body::new(DeadlineBody::new(body, deadline))))
         });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
@@ -102,25 +99,21 @@ pub async fn serve(
     connections.shutdown().await;
 }
 
-/// Gives every request body a deadline; a body still arriving then fails to read (the
-/// extractor answers 400) instead of holding the request open.
-async fn body_deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    let deadline = tokio::time::Instant::now() + limit;
-    next.run(request.map(|body| Body::new(DeadlineBody::new(body, deadline))))
-        .await
-}
-
-/// A body that errors once its deadline passes.
+/// A request body that fails once its deadline passes, so a body still arriving then fails to
+/// read (the extractor answers 400) instead of holding the request open. The timer is only set
+/// when the body is not already there: small bodies that arrive with the head cost nothing.
 struct DeadlineBody {
-    inner: Body,
-    deadline: Pin<Box<tokio::time::Sleep>>,
+    inner: Incoming,
+    deadline: tokio::time::Instant,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl DeadlineBody {
-    fn new(inner: Body, deadline: tokio::time::Instant) -> Self {
+    fn new(inner: Incoming, deadline: tokio::time::Instant) -> Self {
         Self {
             inner,
-            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            deadline,
+            timer: None,
         }
     }
 }
@@ -141,7 +134,11 @@ impl HttpBody for DeadlineBody {
         if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
             return Poll::Ready(frame.map(|result| result.map_err(Into::into)));
         }
-        match self.deadline.as_mut().poll(cx) {
+        let deadline = self.deadline;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Some(Err(BodyTimedOut.into()))),
             Poll::Pending => Poll::Pending,
         }
