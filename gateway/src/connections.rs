@@ -85,11 +85,29 @@ pub struct Connections {
     store: Arc<dyn Store>,
     keys: Arc<KeyRing>,
     clock: Clock,
+    device_key: Arc<std::sync::Mutex<Option<CachedDeviceKey>>>,
+}
+
+/// How long [`Connections::device_api_key`] reuses its answer when nothing changed in this
+/// process; changes made by other gateway instances are seen within this time.
+pub const DEVICE_KEY_CACHE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The device key as read after `writes` connection writes, at `read_at`.
+#[derive(Debug)]
+struct CachedDeviceKey {
+    writes: u64,
+    read_at: std::time::Instant,
+    value: Option<(ConnectionRecord, SecretString)>,
 }
 
 impl Connections {
     pub fn new(store: Arc<dyn Store>, keys: Arc<KeyRing>, clock: Clock) -> Self {
-        Self { store, keys, clock }
+        Self {
+            store,
+            keys,
+            clock,
+            device_key: Arc::default(),
+        }
     }
 
     fn seal(&self, id: &str, column: &str, secret: &SecretString) -> Result<Vec<u8>, CryptoError> {
@@ -209,7 +227,37 @@ impl Connections {
 
     /// The key devices should use: the most recently updated active connection that has one.
     /// Returns the record (site, `key_version`) and the opened key.
+    ///
+    /// Provisioning asks on every request, so the answer is reused for [`DEVICE_KEY_CACHE`]
+    /// unless a connection was written through this process's store in the meantime.
     pub async fn device_api_key(
+        &self,
+    ) -> Result<Option<(ConnectionRecord, SecretString)>, StoreError> {
+        // Read the counter before the rows: a write racing the read leaves the entry outdated.
+        let writes = self.store.connection_writes();
+        if let Some(cached) = self.device_key_lock().as_ref()
+            && cached.writes == writes
+            && cached.read_at.elapsed() < DEVICE_KEY_CACHE
+        {
+            return Ok(cached.value.clone());
+        }
+        let value = self.read_device_api_key().await?;
+        *self.device_key_lock() = Some(CachedDeviceKey {
+            writes,
+            read_at: std::time::Instant::now(),
+            value: value.clone(),
+        });
+        Ok(value)
+    }
+
+    fn device_key_lock(&self) -> std::sync::MutexGuard<'_, Option<CachedDeviceKey>> {
+        // The entry is replaced whole, so a panic elsewhere cannot leave it half-written.
+        self.device_key
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn read_device_api_key(
         &self,
     ) -> Result<Option<(ConnectionRecord, SecretString)>, StoreError> {
         let mut candidates: Vec<_> = self

@@ -173,6 +173,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 
     // Connections.
+    /// How many writes to connection rows this store (this process) has finished; a cache of
+    /// connection data is current for this process while the number is unchanged.
+    fn connection_writes(&self) -> u64;
     /// Inserts, or replaces every field of, the connection with this id (lease kept).
     async fn upsert_connection(&self, connection: &ConnectionRecord) -> Result<(), StoreError>;
     async fn connection(&self, id: &str) -> Result<Option<ConnectionRecord>, StoreError>;

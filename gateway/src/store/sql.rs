@@ -1,8 +1,8 @@
 //! [`Store`] over [`Db`]: one set of runtime queries for SQLite and PostgreSQL.
 
 use async_trait::async_trait;
-use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row as _};
+use sqlx::any::{AnyQueryResult, AnyRow};
+use sqlx::{AssertSqlSafe, Executor as _, Row as _};
 
 use super::{
     ConnectionRecord, ConnectionState, Db, GatewayEvent, PendingAuthorization, SealedColumn, Store,
@@ -13,11 +13,29 @@ use super::{
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     db: Db,
+    /// Bumped after every write to `connections` through this store or a clone of it (see
+    /// [`Store::connection_writes`]).
+    connection_writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl SqlStore {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            connection_writes: std::sync::Arc::default(),
+        }
+    }
+
+    /// Runs a write to `connections` and counts it once finished (a failed one too: it may
+    /// have committed).
+    async fn write_connections<'q, Q>(&self, query: Q) -> Result<AnyQueryResult, StoreError>
+    where
+        Q: sqlx::Execute<'q, sqlx::Any> + 'q,
+    {
+        let written = self.db.pool().execute(query).await;
+        self.connection_writes
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+        Ok(written?)
     }
 
     pub fn db(&self) -> &Db {
@@ -70,6 +88,11 @@ fn pending_from_row(row: &AnyRow) -> Result<PendingAuthorization, StoreError> {
 
 #[async_trait]
 impl Store for SqlStore {
+    fn connection_writes(&self) -> u64 {
+        self.connection_writes
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     async fn put_pending_authorization(&self, p: &PendingAuthorization) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO oauth_states (state_hash, pkce_verifier, site, domain, session_hash, created_at, expires_at) \
@@ -122,37 +145,38 @@ impl Store for SqlStore {
     }
 
     async fn upsert_connection(&self, c: &ConnectionRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO connections (id, org_id, org_name, domain, site, state, access_token, refresh_token, \
-                 access_expires_at, api_key, api_key_id, api_key_last4, key_version, key_valid, key_checked_at, \
-                 created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-             ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id, org_name = excluded.org_name, \
-                 domain = excluded.domain, site = excluded.site, state = excluded.state, \
-                 access_token = excluded.access_token, refresh_token = excluded.refresh_token, \
-                 access_expires_at = excluded.access_expires_at, api_key = excluded.api_key, \
-                 api_key_id = excluded.api_key_id, api_key_last4 = excluded.api_key_last4, \
-                 key_version = excluded.key_version, key_valid = excluded.key_valid, \
-                 key_checked_at = excluded.key_checked_at, updated_at = excluded.updated_at",
+        self.write_connections(
+            sqlx::query(
+                "INSERT INTO connections (id, org_id, org_name, domain, site, state, access_token, refresh_token, \
+                     access_expires_at, api_key, api_key_id, api_key_last4, key_version, key_valid, key_checked_at, \
+                     created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                 ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id, org_name = excluded.org_name, \
+                     domain = excluded.domain, site = excluded.site, state = excluded.state, \
+                     access_token = excluded.access_token, refresh_token = excluded.refresh_token, \
+                     access_expires_at = excluded.access_expires_at, api_key = excluded.api_key, \
+                     api_key_id = excluded.api_key_id, api_key_last4 = excluded.api_key_last4, \
+                     key_version = excluded.key_version, key_valid = excluded.key_valid, \
+                     key_checked_at = excluded.key_checked_at, updated_at = excluded.updated_at",
+            )
+            .bind(&c.id)
+            .bind(&c.org_id)
+            .bind(&c.org_name)
+            .bind(&c.domain)
+            .bind(&c.site)
+            .bind(c.state.as_str())
+            .bind(&c.sealed_access_token)
+            .bind(&c.sealed_refresh_token)
+            .bind(c.access_expires_at)
+            .bind(&c.sealed_api_key)
+            .bind(&c.api_key_id)
+            .bind(&c.api_key_last4)
+            .bind(c.key_version)
+            .bind(c.key_valid.map(i64::from))
+            .bind(c.key_checked_at)
+            .bind(c.created_at)
+            .bind(c.updated_at),
         )
-        .bind(&c.id)
-        .bind(&c.org_id)
-        .bind(&c.org_name)
-        .bind(&c.domain)
-        .bind(&c.site)
-        .bind(c.state.as_str())
-        .bind(&c.sealed_access_token)
-        .bind(&c.sealed_refresh_token)
-        .bind(c.access_expires_at)
-        .bind(&c.sealed_api_key)
-        .bind(&c.api_key_id)
-        .bind(&c.api_key_last4)
-        .bind(c.key_version)
-        .bind(c.key_valid.map(i64::from))
-        .bind(c.key_checked_at)
-        .bind(c.created_at)
-        .bind(c.updated_at)
-        .execute(self.db.pool())
         .await?;
         Ok(())
     }
@@ -175,16 +199,17 @@ impl Store for SqlStore {
     }
 
     async fn update_tokens(&self, id: &str, u: &TokenUpdate, now: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE connections SET access_token = $1, refresh_token = COALESCE($2, refresh_token), \
-                 access_expires_at = $3, updated_at = $4 WHERE id = $5",
+        self.write_connections(
+            sqlx::query(
+                "UPDATE connections SET access_token = $1, refresh_token = COALESCE($2, refresh_token), \
+                     access_expires_at = $3, updated_at = $4 WHERE id = $5",
+            )
+            .bind(&u.sealed_access_token)
+            .bind(&u.sealed_refresh_token)
+            .bind(u.access_expires_at)
+            .bind(now)
+            .bind(id),
         )
-        .bind(&u.sealed_access_token)
-        .bind(&u.sealed_refresh_token)
-        .bind(u.access_expires_at)
-        .bind(now)
-        .bind(id)
-        .execute(self.db.pool())
         .await?;
         Ok(())
     }
@@ -195,34 +220,37 @@ impl Store for SqlStore {
         state: ConnectionState,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE connections SET state = $1, updated_at = $2 WHERE id = $3")
-            .bind(state.as_str())
-            .bind(now)
-            .bind(id)
-            .execute(self.db.pool())
-            .await?;
+        self.write_connections(
+            sqlx::query("UPDATE connections SET state = $1, updated_at = $2 WHERE id = $3")
+                .bind(state.as_str())
+                .bind(now)
+                .bind(id),
+        )
+        .await?;
         Ok(())
     }
 
     async fn record_key_check(&self, id: &str, valid: bool, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE connections SET key_valid = $1, key_checked_at = $2 WHERE id = $3")
-            .bind(i64::from(valid))
-            .bind(now)
-            .bind(id)
-            .execute(self.db.pool())
-            .await?;
+        self.write_connections(
+            sqlx::query("UPDATE connections SET key_valid = $1, key_checked_at = $2 WHERE id = $3")
+                .bind(i64::from(valid))
+                .bind(now)
+                .bind(id),
+        )
+        .await?;
         Ok(())
     }
 
     async fn wipe_connection(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE connections SET state = $1, access_token = NULL, refresh_token = NULL, api_key = NULL, \
-                 access_expires_at = 0, key_valid = NULL, updated_at = $2 WHERE id = $3",
+        self.write_connections(
+            sqlx::query(
+                "UPDATE connections SET state = $1, access_token = NULL, refresh_token = NULL, api_key = NULL, \
+                     access_expires_at = 0, key_valid = NULL, updated_at = $2 WHERE id = $3",
+            )
+            .bind(ConnectionState::Disconnected.as_str())
+            .bind(now)
+            .bind(id),
         )
-        .bind(ConnectionState::Disconnected.as_str())
-        .bind(now)
-        .bind(id)
-        .execute(self.db.pool())
         .await?;
         Ok(())
     }
@@ -383,12 +411,15 @@ impl Store for SqlStore {
             col = column.column,
             table = column.table,
         );
-        let done = sqlx::query(AssertSqlSafe(sql))
+        let query = sqlx::query(AssertSqlSafe(sql))
             .bind(new)
             .bind(row_id)
-            .bind(old)
-            .execute(self.db.pool())
-            .await?;
+            .bind(old);
+        let done = if column.table == "connections" {
+            self.write_connections(query).await?
+        } else {
+            query.execute(self.db.pool()).await?
+        };
         Ok(done.rows_affected() == 1)
     }
 }

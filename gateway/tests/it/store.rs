@@ -410,3 +410,78 @@ async fn a_remote_postgresql_without_tls_is_refused_before_connecting() {
     assert!(shown.contains("sslmode=verify-full"), "{shown}");
     assert!(!shown.contains("hunter2"), "{shown}");
 }
+
+#[tokio::test]
+async fn the_device_key_is_reused_briefly_and_local_writes_show_at_once() {
+    use ddlink_core::site::{Region, Site};
+    use ddlink_gateway::clock::Clock;
+    use ddlink_gateway::connections::{Connections, DEVICE_KEY_CACHE, OrgInfo};
+    use ddlink_gateway::datadog::{CreatedKey, Tokens};
+    use secrecy::{ExposeSecret as _, SecretString};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let options = crate::common::sqlite_db(dir.path());
+    let keys = Arc::new(KeyRing::new(MasterKey::generate().unwrap().0, Vec::new()));
+    // Two gateway instances on one database: each has its own store and cache.
+    let here = Connections::new(
+        Arc::new(SqlStore::new(Db::connect(&options).await.unwrap())),
+        keys.clone(),
+        Clock::system(),
+    );
+    let elsewhere = Connections::new(
+        Arc::new(SqlStore::new(Db::connect(&options).await.unwrap())),
+        keys,
+        Clock::system(),
+    );
+    let org = OrgInfo {
+        org_id: Some("org-1".into()),
+        org_name: "Acme".into(),
+    };
+    let tokens = Tokens {
+        access_token: SecretString::from("at".to_owned()),
+        refresh_token: Some(SecretString::from("rt".to_owned())),
+        expires_in_secs: 3600,
+    };
+    let key = |text: &str| CreatedKey {
+        key: SecretString::from(text.to_owned()),
+        id: format!("id-{text}"),
+        last4: text[text.len() - 4..].to_owned(),
+    };
+    let site = Site::from(Region::Eu1);
+    let origin = "https://app.datadoghq.eu";
+    let version_and_key = |value: Option<(ConnectionRecord, SecretString)>| {
+        value.map(|(record, key)| (record.key_version, key.expose_secret().to_owned()))
+    };
+
+    here.save_authorized(&org, &site, origin, &tokens, Some(&key("aaaa1111")))
+        .await
+        .unwrap();
+    assert_eq!(
+        version_and_key(here.device_api_key().await.unwrap()),
+        Some((1, "aaaa1111".into()))
+    );
+    // A reconnect through this instance is seen at once.
+    here.save_authorized(&org, &site, origin, &tokens, Some(&key("bbbb2222")))
+        .await
+        .unwrap();
+    assert_eq!(
+        version_and_key(here.device_api_key().await.unwrap()),
+        Some((2, "bbbb2222".into()))
+    );
+    // One made by another instance is seen once the cache period has passed, not before.
+    elsewhere
+        .save_authorized(&org, &site, origin, &tokens, Some(&key("cccc3333")))
+        .await
+        .unwrap();
+    assert_eq!(
+        version_and_key(here.device_api_key().await.unwrap()),
+        Some((2, "bbbb2222".into())),
+        "the cached answer is reused"
+    );
+    tokio::time::sleep(DEVICE_KEY_CACHE + std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        version_and_key(here.device_api_key().await.unwrap()),
+        Some((3, "cccc3333".into()))
+    );
+}
