@@ -8,7 +8,7 @@ pub mod pages;
 pub mod session;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -72,12 +72,17 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
         .merge(crate::extensions::router(&state))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.config.cookies_secure(),
+            security_headers,
+        ))
         .with_state(state)
 }
 
-/// No framing, no referrer (callback URLs carry codes), no caching of pages with secrets.
-async fn security_headers(request: Request, next: Next) -> Response {
+/// No framing, no referrer (callback URLs carry codes), no caching of pages with secrets, and
+/// HSTS when the public URL is `https`. No `form-action`: signing in from the Datadog tile posts
+/// the login form and is redirected on to Datadog's consent page, which it would block.
+async fn security_headers(State(https): State<bool>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let set = |headers: &mut http::HeaderMap, name, value: &'static str| {
@@ -94,5 +99,12 @@ async fn security_headers(request: Request, next: Next) -> Response {
         header::CONTENT_SECURITY_POLICY,
         "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
     );
+    if https {
+        set(
+            headers,
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000",
+        );
+    }
     response
 }

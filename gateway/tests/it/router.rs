@@ -208,6 +208,12 @@ async fn plain_http_public_url_gives_a_cookie_without_secure() {
         .to_str()
         .unwrap();
     assert!(!cookie.contains("Secure"), "{cookie}");
+    // HSTS on a plain-HTTP origin would be ignored at best; it is only sent for https.
+    assert!(
+        !reply
+            .headers
+            .contains_key(header::STRICT_TRANSPORT_SECURITY)
+    );
 }
 
 #[tokio::test]
@@ -579,6 +585,14 @@ async fn health_metrics_and_security_headers() {
     assert_eq!(
         health.headers.get(header::REFERRER_POLICY).unwrap(),
         "no-referrer"
+    );
+    let csp = health.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(
+        health.headers[header::STRICT_TRANSPORT_SECURITY],
+        "max-age=31536000"
     );
     let metrics = h.get("/metrics", None).await;
     assert!(
