@@ -31,11 +31,19 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test]
-async fn admin_page_login_state_and_csrf_in_chromium() {
+/// A headless Chromium session through chromedriver; the driver process and the browser
+/// profile live as long as this value.
+struct Chromium {
+    client: fantoccini::Client,
+    _driver: Driver,
+    _profile: tempfile::TempDir,
+}
+
+/// `None` (with a note) unless `DDLINK_TEST_BROWSER=1`; with it, a missing browser fails.
+async fn chromium() -> Option<Chromium> {
     if std::env::var("DDLINK_TEST_BROWSER").as_deref() != Ok("1") {
         eprintln!("browser test not run: set DDLINK_TEST_BROWSER=1 (CI does)");
-        return;
+        return None;
     }
     for path in [CHROMIUM, CHROMEDRIVER] {
         assert!(
@@ -43,18 +51,8 @@ async fn admin_page_login_state_and_csrf_in_chromium() {
             "DDLINK_TEST_BROWSER=1 but {path} is missing: apt-get install chromium chromium-driver"
         );
     }
-    let dir = tempfile::tempdir().unwrap();
-    let world = sandbox::start(SandboxOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        state_dir: dir.path().join("state"),
-    })
-    .await
-    .unwrap();
-    world.connect().await.unwrap();
-    let last4 = world.emulator().api_keys()[0].last4.clone();
-
     let port = free_port();
-    let _driver = Driver(
+    let driver = Driver(
         Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -80,18 +78,41 @@ async fn admin_page_login_state_and_csrf_in_chromium() {
     // chromedriver speaks plain HTTP on loopback: no TLS connector needed.
     let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
     builder.capabilities(capabilities);
-    let mut browser = None;
     // chromedriver needs a moment to listen; Chromium's cold start is slow on a busy machine.
     for _ in 0..60 {
         match builder.connect(&format!("http://127.0.0.1:{port}")).await {
             Ok(client) => {
-                browser = Some(client);
-                break;
+                return Some(Chromium {
+                    client,
+                    _driver: driver,
+                    _profile: profile,
+                });
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
-    let browser = browser.expect("could not start a Chromium session through chromedriver");
+    panic!("could not start a Chromium session through chromedriver");
+}
+
+async fn sandbox_world(dir: &std::path::Path) -> sandbox::SandboxHandle {
+    sandbox::start(SandboxOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state_dir: dir.join("state"),
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn admin_page_login_state_and_csrf_in_chromium() {
+    let Some(chromium) = chromium().await else {
+        return;
+    };
+    let browser = &chromium.client;
+    let dir = tempfile::tempdir().unwrap();
+    let world = sandbox_world(dir.path()).await;
+    world.connect().await.unwrap();
+    let last4 = world.emulator().api_keys()[0].last4.clone();
 
     let result = async {
         browser.goto(world.gateway_url().as_str()).await?;
@@ -139,7 +160,65 @@ async fn admin_page_login_state_and_csrf_in_chromium() {
         Ok::<(), fantoccini::error::CmdError>(())
     }
     .await;
-    let _ = browser.close().await;
+    let _ = browser.clone().close().await;
     world.shutdown().await;
     result.unwrap();
+}
+
+/// The README's quick start in a real browser: the emulator's tile → the gateway's sign-in →
+/// Datadog's consent → the callback, with no session beforehand.
+#[tokio::test]
+async fn connect_from_the_tile_in_chromium() {
+    let Some(chromium) = chromium().await else {
+        return;
+    };
+    let browser = &chromium.client;
+    let dir = tempfile::tempdir().unwrap();
+    let world = sandbox_world(dir.path()).await;
+    let wait = |locator| {
+        let browser = browser.clone();
+        async move {
+            browser
+                .wait()
+                .at_most(Duration::from_secs(30))
+                .for_element(locator)
+                .await
+        }
+    };
+
+    let result = async {
+        browser.goto(world.tile_url()).await?;
+        browser
+            .find(Locator::XPath(
+                "//button[normalize-space()='Connect Accounts']",
+            ))
+            .await?
+            .click()
+            .await?;
+        // Not signed in: the onboarding URL sends the browser to the gateway's sign-in first.
+        wait(Locator::Css("input[name=password]"))
+            .await?
+            .send_keys(world.admin_token().expose_secret())
+            .await?;
+        browser
+            .find(Locator::Css("form button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        wait(Locator::Css("button[value=authorize]"))
+            .await?
+            .click()
+            .await?;
+        let heading = wait(Locator::XPath("//h1[contains(., 'Connected to Datadog')]")).await?;
+        assert!(heading.is_displayed().await?);
+        let page = browser.source().await?;
+        assert!(page.contains("Sandbox Org"), "{page}");
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.clone().close().await;
+    let keys = world.emulator().api_keys().len();
+    world.shutdown().await;
+    result.unwrap();
+    assert_eq!(keys, 1, "the callback created the org's API key");
 }
