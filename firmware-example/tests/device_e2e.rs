@@ -11,7 +11,6 @@ use ddlink_firmware_example::sim::netsim::{NetSimConfig, run_with_network};
 use ddlink_firmware_example::sim::os::os_stack;
 use ddlink_firmware_example::sim::runner::{SimDevice, Summary, run_device};
 use futures_lite::future::block_on;
-use serde_json::Value;
 use support::gateway::{Gateway, Handout, device_secret_hex, gateway};
 use support::{Received, Script, Server, http_server};
 
@@ -42,23 +41,6 @@ fn device(gateway_url: String, device_id: &str) -> SimDevice {
     }
 }
 
-/// Points per accepted series payload, by parsing what the intake received.
-fn received_points(received: &[Received]) -> u64 {
-    received
-        .iter()
-        .filter(|r| r.path == "/api/v2/series")
-        .map(|r| {
-            let body: Value = r.json();
-            body["series"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s["points"].as_array().unwrap().len() as u64)
-                .sum::<u64>()
-        })
-        .sum()
-}
-
 fn count(received: &[Received], path: &str) -> usize {
     received.iter().filter(|r| r.path == path).count()
 }
@@ -68,7 +50,7 @@ fn assert_every_point_arrived_once(report: &DeviceReport, intake: &Server, event
     assert!(report.points.sampled >= 9, "{report:?}");
     assert_eq!(report.points.accepted, report.points.sampled, "{report:?}");
     assert_eq!(report.points.dropped, 0, "{report:?}");
-    assert_eq!(received_points(&received), report.points.sampled);
+    assert_eq!(support::series_points(&received), report.points.sampled);
     assert_eq!(report.boot_events, 1, "one boot event");
     assert_eq!(count(&received, "/api/v1/events"), event_requests);
     assert_eq!(

@@ -159,6 +159,11 @@ async fn provision(
 
 /// Starts the gateway stand-in on `127.0.0.1:0`.
 pub fn gateway(handout: Handout) -> Gateway {
+    gateway_on(std::net::Ipv4Addr::LOCALHOST, handout)
+}
+
+/// Starts the gateway stand-in on a free port of `ip`.
+pub fn gateway_on(ip: std::net::Ipv4Addr, handout: Handout) -> Gateway {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -176,7 +181,7 @@ pub fn gateway(handout: Handout) -> Gateway {
         .route("/v1/provision", post(provision))
         .with_state(state);
     let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .block_on(tokio::net::TcpListener::bind((ip, 0)))
         .unwrap();
     let addr = listener.local_addr().unwrap();
     runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });

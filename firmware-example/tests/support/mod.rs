@@ -43,6 +43,23 @@ impl Received {
     }
 }
 
+/// Points in the v2 series payloads the intake received.
+pub fn series_points(received: &[Received]) -> u64 {
+    received
+        .iter()
+        .filter(|r| r.path == "/api/v2/series")
+        .map(|r| {
+            let body = r.json();
+            body["series"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["points"].as_array().unwrap().len() as u64)
+                .sum::<u64>()
+        })
+        .sum()
+}
+
 /// What the server answers, in order; the last entry repeats.
 #[derive(Debug, Clone)]
 pub struct Script(pub Vec<(u16, &'static str)>);
@@ -98,6 +115,11 @@ fn router(state: AppState) -> Router {
 
 /// Plain HTTP intake on `127.0.0.1:0` answering per `script`.
 pub fn http_server(script: Script) -> Server {
+    http_server_on(std::net::Ipv4Addr::LOCALHOST, script)
+}
+
+/// Plain HTTP intake on a free port of `ip` answering per `script`.
+pub fn http_server_on(ip: std::net::Ipv4Addr, script: Script) -> Server {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -109,7 +131,7 @@ pub fn http_server(script: Script) -> Server {
         script: Arc::new(Mutex::new(script)),
     };
     let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .block_on(tokio::net::TcpListener::bind((ip, 0)))
         .unwrap();
     let addr = listener.local_addr().unwrap();
     runtime.spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
