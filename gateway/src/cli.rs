@@ -56,7 +56,7 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "DDLINK_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// URL users reach the gateway at, e.g. https://gateway.example.com.
+    /// URL users reach the gateway at, e.g. `https://gateway.example.com`.
     #[arg(long, env = "DDLINK_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// `sqlite:PATH` or `postgres://…` [default: SQLite file in the state directory].

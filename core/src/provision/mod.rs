@@ -108,8 +108,8 @@
 //!   ([`ProvisionError::HostMismatch`]); the AAD binds them as well, so a future protocol
 //!   version with non-derived hosts would still be authenticated. `site` must be spelled
 //!   canonically (lower case), since that exact text is bound.
-//! - **Sandbox sites** (`*.localhost`) are accepted only under [`SandboxPolicy::Allow`]; a field
-//!   build passes [`SandboxPolicy::Deny`] and gets [`ProvisionError::SandboxNotAllowed`].
+//! - **Sandbox sites** (`*.localhost`) are accepted only under [`SandboxPolicy::Allow`](crate::site::SandboxPolicy::Allow); a field
+//!   build passes [`SandboxPolicy::Deny`](crate::site::SandboxPolicy::Deny) and gets [`ProvisionError::SandboxNotAllowed`].
 //! - **Freshness.** Each exchange has its own sealing key `k` (single-use challenge, fresh
 //!   device nonce), so a recorded approval cannot be replayed to a device: it fails
 //!   authentication. This is also why `server_time` can set the device clock.

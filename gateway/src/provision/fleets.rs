@@ -116,7 +116,7 @@ pub async fn load(store: &ProvisionStore, keys: &KeyRing, name: &str) -> Result<
     open(keys, &row)
 }
 
-/// Opened fleets by name, each reused for [`CACHE_TTL`] (keys never change; the TTL bounds
+/// Opened fleets by name, each reused for `CACHE_TTL` (keys never change; the TTL bounds
 /// how long a policy change made by another instance takes to be seen).
 #[derive(Default)]
 pub struct FleetCache {
