@@ -100,7 +100,7 @@ where
         .write_challenge_request(&mut request)
         .map_err(ProvisionFailure::Protocol)?;
     let body = request.get(..len).ok_or(ProvisionFailure::Network)?;
-    let (status, len) = post(
+    let (status, reply) = post(
         tcp,
         dns,
         gateway,
@@ -110,7 +110,6 @@ where
         &mut answer,
     )
     .await?;
-    let reply = answer.get(..len).ok_or(ProvisionFailure::Network)?;
     let challenge =
         match read_challenge_response(status, reply).map_err(ProvisionFailure::Protocol)? {
             ChallengeReply::Issued(challenge) => challenge,
@@ -126,7 +125,7 @@ where
         .write_request(&mut request)
         .map_err(ProvisionFailure::Protocol)?;
     let body = request.get(..len).ok_or(ProvisionFailure::Network)?;
-    let (status, len) = post(
+    let (status, reply) = post(
         tcp,
         dns,
         gateway,
@@ -136,23 +135,22 @@ where
         &mut answer,
     )
     .await?;
-    let reply = answer.get(..len).ok_or(ProvisionFailure::Network)?;
     exchange
         .read_response(status, reply, sandbox)
         .map_err(ProvisionFailure::Protocol)
 }
 
-/// POSTs JSON; returns the status and the body's length, copied to `answer` (a body longer
+/// POSTs JSON; returns the status and the response body, copied into `answer` (a body longer
 /// than `answer` is an error, never truncated).
-async fn post<T: TcpConnect, D: Dns>(
+async fn post<'a, T: TcpConnect, D: Dns>(
     tcp: &T,
     dns: &D,
     gateway: GatewayAddress<'_>,
     path: &str,
     body: &[u8],
     scratch: &mut [u8],
-    answer: &mut [u8],
-) -> Result<(u16, usize), ProvisionFailure> {
+    answer: &'a mut [u8],
+) -> Result<(u16, &'a [u8]), ProvisionFailure> {
     let address = dns
         .get_host_by_name(gateway.host, AddrType::Either)
         .await
@@ -181,7 +179,7 @@ async fn post<T: TcpConnect, D: Dns>(
         .get_mut(..body.len())
         .ok_or(ProvisionFailure::Network)?;
     slot.copy_from_slice(body);
-    Ok((status, body.len()))
+    Ok((status, slot))
 }
 
 #[cfg(test)]
