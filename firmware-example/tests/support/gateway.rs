@@ -164,11 +164,6 @@ pub fn gateway(handout: Handout) -> Gateway {
 
 /// Starts the gateway stand-in on a free port of `ip`.
 pub fn gateway_on(ip: std::net::Ipv4Addr, handout: Handout) -> Gateway {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
     let state = GatewayState {
         handout: Arc::new(Mutex::new(handout)),
         challenges: Arc::default(),
@@ -180,11 +175,7 @@ pub fn gateway_on(ip: std::net::Ipv4Addr, handout: Handout) -> Gateway {
         .route("/v1/provision/challenge", post(challenge))
         .route("/v1/provision", post(provision))
         .with_state(state);
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind((ip, 0)))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (addr, runtime) = super::serve_plain(ip, app);
     Gateway {
         addr,
         handout,

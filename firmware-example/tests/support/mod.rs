@@ -113,6 +113,26 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A small runtime of the test's own, so servers outlive any `block_on` in the test.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Serves `app` over plain HTTP on a free port of `ip`; the server lives as long as the runtime.
+pub fn serve_plain(ip: std::net::Ipv4Addr, app: Router) -> (SocketAddr, tokio::runtime::Runtime) {
+    let runtime = runtime();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind((ip, 0)))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, runtime)
+}
+
 /// Plain HTTP intake on `127.0.0.1:0` answering per `script`.
 pub fn http_server(script: Script) -> Server {
     http_server_on(std::net::Ipv4Addr::LOCALHOST, script)
@@ -120,21 +140,12 @@ pub fn http_server(script: Script) -> Server {
 
 /// Plain HTTP intake on a free port of `ip` answering per `script`.
 pub fn http_server_on(ip: std::net::Ipv4Addr, script: Script) -> Server {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
     let received = Arc::new(Mutex::new(Vec::new()));
     let state = AppState {
         received: received.clone(),
         script: Arc::new(Mutex::new(script)),
     };
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind((ip, 0)))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    runtime.spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
+    let (addr, runtime) = serve_plain(ip, router(state));
     Server {
         addr,
         received,
@@ -177,11 +188,7 @@ pub fn pki(names: &[&str]) -> Pki {
 /// HTTPS (TLS 1.3 only) intake on `127.0.0.1:0` with `pki`'s server certificate.
 pub fn https_server(pki: &Pki, script: Script) -> Server {
     use tokio_rustls::TlsAcceptor;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
