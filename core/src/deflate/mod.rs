@@ -64,11 +64,15 @@
 //! ```
 
 mod bits;
+mod codes;
 mod compressor;
+mod dynamic;
 mod fixed;
 mod gzip;
+mod huffman;
 mod lz77;
 mod stored;
+mod symbols;
 mod zlib;
 
 use core::fmt;
