@@ -9,7 +9,7 @@ use super::dynamic::{self, DynamicHeader};
 use super::lz77::Matcher;
 use super::{Error, Format, Progress, gzip, stored, zlib};
 
-/// Streaming zlib or gzip compressor; about 1.1 KiB, with no buffer of its own.
+/// Streaming zlib or gzip compressor; about 2.1 KiB, with no buffer of its own.
 ///
 /// Feed it the caller's payload buffer, which may still be growing, with [`Compressor::compress`],
 /// then end the stream with [`Compressor::finish`]; both write as much as fits into `out` and
