@@ -112,16 +112,17 @@ impl DynamicHeader {
     ) -> bool {
         let sent = u16::from(self.code_length_lengths);
         if *cursor == 0 {
-            let counts = u32::from(self.literal_lengths - 257)
-                | (u32::from(self.distance_lengths - 1) << 5)
-                | (u32::from(sent - 4) << 10);
+            // `build` keeps each count at or above its minimum.
+            let counts = u32::from(self.literal_lengths.saturating_sub(257))
+                | (u32::from(self.distance_lengths.saturating_sub(1)) << 5)
+                | (u32::from(sent.saturating_sub(4)) << 10);
             bits.put(counts, COUNTS_BITS);
             *cursor = 1;
             return false;
         }
         if *cursor <= sent {
             let symbol = CODE_LENGTH_ORDER
-                .get(usize::from(*cursor - 1))
+                .get(usize::from(cursor.saturating_sub(1)))
                 .copied()
                 .unwrap_or(0);
             bits.put(
@@ -131,7 +132,7 @@ impl DynamicHeader {
             *cursor += 1;
             return false;
         }
-        let pos = usize::from(*cursor - 1 - sent);
+        let pos = usize::from(cursor.saturating_sub(1 + sent));
         let Some(item) = self.item_at(codes, pos) else {
             return true;
         };

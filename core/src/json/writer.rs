@@ -102,11 +102,13 @@ impl<'b> JsonWriter<'b> {
         // ryu writes a whole number below 1e16 as its digits and ".0" (exponent form from 1e16
         // on); integer formatting makes the same bytes several times faster, which counters and
         // whole-number readings hit on every point. -0.0 keeps its sign through ryu.
-        if value.fract() == 0.0 && value.abs() < 1e16 && !(value == 0.0 && value.is_sign_negative())
-        {
-            // Exact: |value| < 1e16 < 2^63.
-            self.integer(value as i64)?;
-            return self.raw(b".0");
+        if value.abs() < 1e16 {
+            // Exact truncation: |value| < 1e16 < 2^63.
+            let whole = value as i64;
+            if whole as f64 == value && !(whole == 0 && value.is_sign_negative()) {
+                self.integer(whole)?;
+                return self.raw(b".0");
+            }
         }
         let mut buffer = ryu::Buffer::new();
         self.raw(buffer.format_finite(value).as_bytes())
