@@ -1,13 +1,15 @@
-//! The streaming state machine: framing, block choice (fixed Huffman or stored) and resumable
-//! output into caller slices of any size.
+//! The streaming state machine: framing, block choice (dynamic Huffman, fixed Huffman or
+//! stored) and resumable output into caller slices of any size.
 
 use core::fmt;
 
 use super::bits::BitWriter;
+use super::codes::{self, BlockCodes, SymbolCounts};
+use super::dynamic::{self, DynamicHeader};
 use super::lz77::Matcher;
-use super::{Error, Format, Progress, fixed, gzip, stored, zlib};
+use super::{Error, Format, Progress, gzip, stored, zlib};
 
-/// Streaming zlib or gzip compressor; about 1.1 KiB, with no buffer of its own.
+/// Streaming zlib or gzip compressor; about 2.1 KiB, with no buffer of its own.
 ///
 /// Feed it the caller's payload buffer, which may still be growing, with [`Compressor::compress`],
 /// then end the stream with [`Compressor::finish`]; both write as much as fits into `out` and
@@ -27,10 +29,20 @@ pub struct Compressor {
     /// Adler-32 (zlib) or CRC-32 (gzip) of the input up to the end of the current block.
     checksum: u32,
     matcher: Matcher,
+    /// The codes of the current Huffman block.
+    codes: BlockCodes,
+    /// The code-length header of the current block, if it is dynamic.
+    header: DynamicHeader,
 }
 
-// The RAM budget of the design (≤ 2 KiB of compressor state besides the caller's buffers).
-const _: () = assert!(core::mem::size_of::<Compressor>() <= 2048);
+// The RAM budget of the design (≤ 4 KiB of compressor state besides the caller's buffers; see the
+// module documentation for where the bytes go).
+const _: () = assert!(core::mem::size_of::<Compressor>() <= 4096);
+
+/// BFINAL and BTYPE.
+const HUFFMAN_HEADER_BITS: u32 = 3;
+const BTYPE_FIXED: u32 = 0b01;
+const BTYPE_DYNAMIC: u32 = 0b10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -45,7 +57,14 @@ enum Stage {
 enum Block {
     /// Between blocks.
     Idle,
-    Fixed {
+    /// The code lengths of a dynamic block; `cursor` as in [`DynamicHeader::write_step`].
+    DynamicHeader {
+        end: usize,
+        last: bool,
+        cursor: u16,
+    },
+    /// The tokens of a fixed or dynamic block.
+    Huffman {
         end: usize,
         last: bool,
     },
@@ -76,6 +95,8 @@ impl Compressor {
             final_len: None,
             checksum,
             matcher: Matcher::new(),
+            codes: BlockCodes::new(),
+            header: DynamicHeader::new(),
         }
     }
 
@@ -89,7 +110,9 @@ impl Compressor {
     pub const fn consumed(&self) -> usize {
         match self.block {
             Block::Idle => self.pos,
-            Block::Fixed { end, .. } | Block::Stored { end, .. } => end,
+            Block::DynamicHeader { end, .. }
+            | Block::Huffman { end, .. }
+            | Block::Stored { end, .. } => end,
         }
     }
 
@@ -166,19 +189,39 @@ impl Compressor {
                         }
                         self.begin_block(data, len, last)?;
                     }
-                    Block::Fixed { end, last } => {
+                    Block::DynamicHeader {
+                        end,
+                        last,
+                        mut cursor,
+                    } => {
+                        loop {
+                            self.bits.flush(out, &mut written);
+                            if !self.bits.has_room(dynamic::MAX_STEP_BITS) {
+                                self.block = Block::DynamicHeader { end, last, cursor };
+                                return partial(written);
+                            }
+                            if self
+                                .header
+                                .write_step(&self.codes, &mut self.bits, &mut cursor)
+                            {
+                                break;
+                            }
+                        }
+                        self.block = Block::Huffman { end, last };
+                    }
+                    Block::Huffman { end, last } => {
                         let window = data.get(..end).ok_or(Error::InputMismatch)?;
                         loop {
                             self.bits.flush(out, &mut written);
-                            if !self.bits.has_room(fixed::MAX_TOKEN_BITS) {
+                            if !self.bits.has_room(codes::MAX_TOKEN_BITS) {
                                 return partial(written);
                             }
                             let Some(token) = self.matcher.next_token(window, self.pos) else {
-                                fixed::write_end_of_block(&mut self.bits);
+                                self.codes.write_end_of_block(&mut self.bits);
                                 self.end_block(last);
                                 break;
                             };
-                            fixed::write_token(&mut self.bits, token);
+                            self.codes.write_token(&mut self.bits, token);
                             self.pos += token.input_len();
                         }
                     }
@@ -228,8 +271,9 @@ impl Compressor {
         }
     }
 
-    /// Chooses the cheaper block type for `data[pos..pos + len]`, folds the block into the
-    /// checksum and writes the block header. Needs `stored::HEADER_MAX_BITS` of room.
+    /// Chooses the cheapest block type for `data[pos..pos + len]`, folds the block into the
+    /// checksum and writes the block header (all of it for fixed and stored blocks, BFINAL and
+    /// BTYPE for dynamic ones). Needs `stored::HEADER_MAX_BITS` of room.
     fn begin_block(&mut self, data: &[u8], len: usize, last: bool) -> Result<(), Error> {
         let start = self.pos;
         let end = start.checked_add(len).ok_or(Error::InputMismatch)?;
@@ -241,37 +285,47 @@ impl Compressor {
         };
 
         let pending = self.bits.pending();
-        let budget = stored::end_bit(pending, len).saturating_sub(u64::from(pending));
-        self.matcher.start_block(window, start);
-        // Text never costs more than 8 bits per literal, so it skips the measuring pass; other
-        // data is tokenised once to measure, then again (identically) to write.
-        let use_fixed = fixed::all_literal_block_cost(block) <= budget
-            || self.measure_fixed_block(window, start, budget) <= budget;
-        if use_fixed {
-            fixed::write_header(&mut self.bits, last);
-            self.block = Block::Fixed { end, last };
-        } else {
+        let stored_bits = stored::end_bit(pending, len).saturating_sub(u64::from(pending));
+        // Tokenise once to count symbols, then again (identically) to write.
+        let counts = self.count_symbols(window, start);
+        self.codes.set_optimal(&counts);
+        self.header.build(&self.codes);
+        let dynamic_bits = self.header.cost(&self.codes) + counts.cost(&self.codes);
+        let fixed_bits = counts.fixed_cost();
+        let huffman_bits = u64::from(HUFFMAN_HEADER_BITS) + dynamic_bits.min(fixed_bits);
+        if huffman_bits > stored_bits {
             let len = u16::try_from(len).map_err(|_| Error::InputMismatch)?;
             stored::write_header(&mut self.bits, last, len);
             self.block = Block::Stored { end, last };
+        } else if dynamic_bits < fixed_bits {
+            self.bits
+                .put(u32::from(last) | (BTYPE_DYNAMIC << 1), HUFFMAN_HEADER_BITS);
+            self.block = Block::DynamicHeader {
+                end,
+                last,
+                cursor: 0,
+            };
+        } else {
+            self.codes.set_fixed();
+            self.bits
+                .put(u32::from(last) | (BTYPE_FIXED << 1), HUFFMAN_HEADER_BITS);
+            self.block = Block::Huffman { end, last };
         }
         Ok(())
     }
 
-    /// Bits of the fixed block for `window[start..]`, or a number above `budget` once it is
-    /// clear the block will exceed it. Leaves the matcher ready to tokenise the block again.
-    fn measure_fixed_block(&mut self, window: &[u8], start: usize, budget: u64) -> u64 {
-        let mut cost = u64::from(fixed::HEADER_BITS + fixed::END_OF_BLOCK_BITS);
+    /// Symbol counts of the block `window[start..]`. Leaves the matcher ready to tokenise the
+    /// block again.
+    fn count_symbols(&mut self, window: &[u8], start: usize) -> SymbolCounts {
+        let mut counts = SymbolCounts::new();
+        self.matcher.start_block(window, start);
         let mut pos = start;
         while let Some(token) = self.matcher.next_token(window, pos) {
-            cost += u64::from(fixed::token_cost(token));
-            if cost > budget {
-                break;
-            }
+            counts.add(token);
             pos += token.input_len();
         }
         self.matcher.start_block(window, start);
-        cost
+        counts
     }
 
     fn end_block(&mut self, last: bool) {

@@ -133,9 +133,8 @@ impl Matcher {
             len: u16::try_from(len).ok()?,
             dist: u16::try_from(dist).ok()?,
         };
-        // Only a 3-byte match with a far distance can cost more than its literals (31 bits at
-        // most against 32 for four bytes); refusing it keeps every block no larger than its
-        // all-literal encoding (see `fixed::all_literal_block_cost`).
+        // Only a 3-byte match with a far distance can cost more than the literals it replaces
+        // (with the fixed code: up to 25 bits against 24 to 27); such a match is refused.
         if len > MIN_MATCH {
             return Some(m);
         }

@@ -1,24 +1,41 @@
-//! zlib (RFC 1950) and gzip (RFC 1952) compression in 1.1 KiB of RAM, with no allocator.
+//! zlib (RFC 1950) and gzip (RFC 1952) compression in 2 KiB of RAM, with no allocator.
 //!
 //! HTTP `Content-Encoding: deflate` is a zlib stream and `gzip` a gzip stream; Datadog's metric
 //! and log intakes take both. No published crate compresses without an allocator at this size
 //! (miniz_oxide's compressor needs `alloc`, zlib-rs needs a ~134 KiB arena), hence this module.
 //!
 //! # How it compresses
-//! DEFLATE (RFC 1951) blocks of up to 65,535 input bytes. Each block is either a fixed-Huffman
-//! block (no code tables to build or send) holding greedy LZ77 matches with a one-byte lazy
-//! step, found through a 512-entry hash table, or, when that would not be smaller, a stored
-//! block. So the output never exceeds [`max_compressed_len`]: the input, the framing and 5 bytes
-//! per 65,535-byte block. On a 12 KB `/api/v2/series` JSON payload the zlib stream is 10.7 % of
-//! the input, against 9.3 % for flate2 (miniz_oxide) level 1 and 7.8 % for level 6; the gap is
-//! the fixed codes (figures: `core/benches/deflate.rs`).
+//! DEFLATE (RFC 1951) blocks of up to 65,535 input bytes. A block's bytes are turned into greedy
+//! LZ77 matches with a one-byte lazy step, found through a 512-entry hash table, twice: the
+//! first pass counts the symbols, from which optimal Huffman codes (at most 15 bits) are built;
+//! the second writes the tokens. Of a dynamic-Huffman block (those codes plus their code-length
+//! header), a fixed-Huffman block (no header; wins on short blocks) and a stored block, the one
+//! with the fewest bits is written, counted exactly before anything is sent. So the output never
+//! exceeds [`max_compressed_len`]: the input, the framing and 5 bytes per 65,535-byte block.
+//!
+//! On the `/api/v2/series` batch of 10 series × 100 points (46 KB) the zlib stream is 1.10× the
+//! size flate2 (miniz_oxide) level 6 makes of it, 1.12× on a 12 KB batch of 60 one-point series
+//! (`core/benches/deflate.rs` prints the figures of each run). A larger hash table or two
+//! candidates per bucket were measured and did not pay: on this JSON they find longer but more
+//! distant matches whose distance codes cost more than the bytes they save.
 //!
 //! # Memory
-//! A [`Compressor`] is 1,088 bytes on Cortex-M (1,104 on 64-bit hosts), 1 KiB of it the hash
-//! table; a compile-time assertion keeps it ≤ 2 KiB. It needs no other RAM. The window is **the
+//! A [`Compressor`] is 2,088 bytes on Cortex-M (2,104 on 64-bit hosts); a compile-time
+//! assertion keeps it ≤ 4 KiB. Where the bytes go (Cortex-M):
+//!
+//! | part | bytes |
+//! |---|---|
+//! | LZ77 hash table: 512 positions (`u16`, modulo 2^16) | 1,024 |
+//! | Block codes: 288 literal/length + 30 distance symbols, 2-byte code + 1-byte length each | 954 |
+//! | Dynamic header: code-length code (19 symbols) and the three counts | 44 |
+//! | Bit writer, framing bytes, positions, checksum, stage, lazy lookahead | 66 |
+//!
+//! Starting a block also takes about 2 KiB of stack, released before the block's first byte
+//! is written: the symbol counts (644 B) and, while a code is built, one sort entry per symbol
+//! (1,152 B) and a count per code length (128 B). Nothing else is needed: the window is **the
 //! caller's own payload buffer**: matches reach back up to 32 KiB into bytes already consumed,
-//! which are read again from `data`, never copied. Flash (thumbv7em, `opt-level = "s"`, LTO):
-//! about 3 KiB of code plus the CRC-32 table (1 KiB, built at compile time).
+//! which are read again from `data`, never copied. Flash: see the footprint table in
+//! `core/README.md`; the CRC-32 table (1 KiB) is built at compile time.
 //!
 //! # Streaming kind: streaming output over a growing input buffer
 //! Every call receives `data`, the payload written so far, and writes as much compressed output
@@ -64,11 +81,15 @@
 //! ```
 
 mod bits;
+mod codes;
 mod compressor;
+mod dynamic;
 mod fixed;
 mod gzip;
+mod huffman;
 mod lz77;
 mod stored;
+mod symbols;
 mod zlib;
 
 use core::fmt;
@@ -165,7 +186,8 @@ pub const fn max_compressed_len(format: Format, input_len: usize) -> usize {
 
 /// Compresses all of `data` into `out` as one `format` stream; returns its length.
 ///
-/// Uses about 1.1 KiB of stack. An `out` of [`max_compressed_len`] bytes always suffices.
+/// Uses about 4 KiB of stack (the [`Compressor`] and, while a block starts, its code building).
+/// An `out` of [`max_compressed_len`] bytes always suffices.
 ///
 /// # Errors
 /// [`Error::OutputFull`] if the stream does not fit; `out` then holds no usable result.

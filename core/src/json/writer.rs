@@ -6,7 +6,7 @@
 //! also has no `unreachable!()` paths. Strings are escaped as JSON requires: `"` and `\`, the
 //! short forms `\b \f \n \r \t`, every other C0 control as `\u00XX`; everything else (including
 //! non-ASCII UTF-8, which `&str` guarantees valid) is copied as is. Floats use `ryu` (shortest
-//! round-trip form); NaN and infinities are refused, never written as `null`.
+//! round-trip form), integers `itoa`; NaN and infinities are refused, never written as `null`.
 
 /// The output does not fit into the buffer, or a float was not finite. What was written so far is
 /// incomplete and must be discarded by the caller (the batch writer rolls it back).
@@ -32,12 +32,25 @@ impl<'b> JsonWriter<'b> {
     }
 
     /// Copies `bytes` verbatim (punctuation and keys; never caller text).
+    #[inline]
     pub(crate) fn raw(&mut self, bytes: &[u8]) -> Result<(), WriteError> {
         let end = self.len.checked_add(bytes.len()).ok_or(WriteError)?;
         let dst = self.buf.get_mut(self.len..end).ok_or(WriteError)?;
         dst.copy_from_slice(bytes);
         self.len = end;
         Ok(())
+    }
+
+    /// Writes `text` as a quoted JSON string without escaping it: only for text validated to
+    /// hold nothing JSON escapes (metric names: `[A-Za-z0-9_.]`).
+    pub(crate) fn unescaped_string(&mut self, text: &str) -> Result<(), WriteError> {
+        debug_assert!(
+            text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'),
+            "text needs escaping"
+        );
+        self.raw(b"\"")?;
+        self.raw(text.as_bytes())?;
+        self.raw(b"\"")
     }
 
     /// Writes `text` as a quoted, escaped JSON string.
@@ -77,29 +90,25 @@ impl<'b> JsonWriter<'b> {
 
     /// Writes a signed integer.
     pub(crate) fn integer(&mut self, value: i64) -> Result<(), WriteError> {
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        let mut rest = value.unsigned_abs();
-        // u64::MAX has 20 digits, so `start` never runs below 0; `get_mut` keeps that panic-free.
-        loop {
-            start = start.checked_sub(1).ok_or(WriteError)?;
-            let digit = u8::try_from(rest % 10).map_err(|_| WriteError)?;
-            *digits.get_mut(start).ok_or(WriteError)? = b'0' + digit;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        if value < 0 {
-            self.raw(b"-")?;
-        }
-        self.raw(digits.get(start..).ok_or(WriteError)?)
+        let mut buffer = itoa::Buffer::new();
+        self.raw(buffer.format(value).as_bytes())
     }
 
     /// Writes a finite float in its shortest round-trip form; refuses NaN and infinities.
     pub(crate) fn float(&mut self, value: f64) -> Result<(), WriteError> {
         if !value.is_finite() {
             return Err(WriteError);
+        }
+        // ryu writes a whole number below 1e16 as its digits and ".0" (exponent form from 1e16
+        // on); integer formatting makes the same bytes several times faster, which counters and
+        // whole-number readings hit on every point. -0.0 keeps its sign through ryu.
+        if value.abs() < 1e16 {
+            // Exact truncation: |value| < 1e16 < 2^63.
+            let whole = value as i64;
+            if whole as f64 == value && !(whole == 0 && value.is_sign_negative()) {
+                self.integer(whole)?;
+                return self.raw(b".0");
+            }
         }
         let mut buffer = ryu::Buffer::new();
         self.raw(buffer.format_finite(value).as_bytes())
@@ -183,6 +192,28 @@ mod tests {
             assert_eq!(writer.float(value), Err(WriteError));
         }
         assert_eq!(writer.len(), 0);
+    }
+
+    #[test]
+    fn whole_floats_take_the_integer_path_with_ryus_bytes() {
+        let mut values = vec![
+            0.0, -0.0, 1.0, -1.0, 23.0, 1e15, -1e15, 1e16, -1e16, 1e17, 0.5,
+        ];
+        values.extend([
+            9_999_999_999_999_998.0,
+            4_503_599_627_370_496.0,
+            123_456_789.0,
+        ]);
+        values.extend((0..2000).map(|i| f64::from(i) * 37.0 - 5000.0));
+        values.extend((0..64).map(|shift| 2f64.powi(shift)));
+        for value in values {
+            let mut buffer = ryu::Buffer::new();
+            assert_eq!(
+                written(|w| w.float(value)),
+                buffer.format_finite(value),
+                "{value:e}"
+            );
+        }
     }
 
     #[test]
