@@ -86,17 +86,32 @@ impl core::fmt::Display for Lan9118Error {
     }
 }
 
-/// The controller, initialised, with one frame buffer per direction.
+/// One frame buffer per direction.
+pub struct Frames {
+    rx: [u8; MAX_FRAME + 4],
+    tx: [u8; MAX_FRAME],
+}
+
+impl Frames {
+    /// Zeroed buffers (`const`, so they can live in a static without touching the stack).
+    pub const fn new() -> Self {
+        Self {
+            rx: [0; MAX_FRAME + 4],
+            tx: [0; MAX_FRAME],
+        }
+    }
+}
+
+/// The controller, initialised.
 pub struct Lan9118 {
     mac: [u8; 6],
-    rx_frame: [u8; MAX_FRAME + 4],
-    tx_frame: [u8; MAX_FRAME],
+    frames: &'static mut Frames,
 }
 
 impl Lan9118 {
     /// Resets the controller, sets the MAC address, enables receive and transmit and its
     /// receive interrupt.
-    pub fn new(mac: [u8; 6]) -> Result<Self, Lan9118Error> {
+    pub fn new(mac: [u8; 6], frames: &'static mut Frames) -> Result<Self, Lan9118Error> {
         let id = LAN.read(ID_REV) >> 16;
         if !KNOWN_IDS.contains(&id) {
             return Err(Lan9118Error::UnknownChip(LAN.read(ID_REV)));
@@ -121,23 +136,19 @@ impl Lan9118 {
         );
         LAN.write(INT_EN, INT_RX_STATUS_LEVEL);
         crate::nvic::enable(LAN9118_IRQ);
-        Ok(Self {
-            mac,
-            rx_frame: [0; MAX_FRAME + 4],
-            tx_frame: [0; MAX_FRAME],
-        })
+        Ok(Self { mac, frames })
     }
 
-    /// Reads the next good frame into `rx_frame`; returns its length without the FCS.
+    /// Reads the next good frame into the receive buffer; returns its length without the FCS.
     fn read_frame(&mut self) -> Option<usize> {
         while rx_frames_waiting() > 0 {
             let status = LAN.read(RX_STATUS_FIFO);
             let len_with_fcs = ((status >> 16) & 0x3FFF) as usize;
             let words = len_with_fcs.div_ceil(4);
-            let fits = len_with_fcs <= self.rx_frame.len();
+            let fits = len_with_fcs <= self.frames.rx.len();
             for i in 0..words {
                 let word = LAN.read(RX_DATA_FIFO).to_le_bytes();
-                if fits && let Some(dst) = self.rx_frame.get_mut(i * 4..) {
+                if fits && let Some(dst) = self.frames.rx.get_mut(i * 4..) {
                     let n = dst.len().min(4);
                     dst[..n].copy_from_slice(&word[..n]);
                 }
@@ -213,10 +224,10 @@ impl embassy_net_driver::Driver for Lan9118 {
         let len = self.read_frame()?;
         Some((
             RxToken {
-                frame: &mut self.rx_frame[..len],
+                frame: &mut self.frames.rx[..len],
             },
             TxToken {
-                buffer: &mut self.tx_frame,
+                buffer: &mut self.frames.tx,
             },
         ))
     }
@@ -224,7 +235,7 @@ impl embassy_net_driver::Driver for Lan9118 {
     fn transmit(&mut self, cx: &mut Context<'_>) -> Option<TxToken<'_>> {
         if tx_space_free() {
             Some(TxToken {
-                buffer: &mut self.tx_frame,
+                buffer: &mut self.frames.tx,
             })
         } else {
             // The FIFO drains at line rate without telling us; ask to be polled again.

@@ -9,9 +9,10 @@
 //!
 //! Everything else is the same `no_std` application the desktop simulator runs
 //! ([`ddlink_firmware_example::device`]), on embassy-net (smoltcp) and embassy's executor.
-//! Nothing is allocated: buffers live in the application task's future, which the executor keeps
-//! in static memory, so the linker's `.bss` is the RAM budget and the painted stack
-//! (`cortex-m-rt`'s `paint-stack`) shows the rest.
+//! Nothing is allocated. Buffers and the application's state live in statics (`.bss`), placed
+//! there without passing through the stack (`ConstStaticCell`), so the linker's figures are the
+//! static RAM budget and the painted stack (`cortex-m-rt`'s `paint-stack`) shows the rest. The
+//! task future stays small on purpose: on stable Rust, spawning copies it through the stack.
 //!
 //! What makes a board a particular device (ids, secret, trust anchor, addresses) is the factory
 //! data block ([`ddlink_firmware_example::factory`]) at [`FACTORY_BLOCK`]; QEMU's host puts it
@@ -39,14 +40,17 @@ use ddlink_core::provision::DeviceSecret;
 use ddlink_core::site::SandboxPolicy;
 use ddlink_firmware_example::clock::EmbassyTicker;
 use ddlink_firmware_example::device::{Device, DeviceConfig};
-use ddlink_firmware_example::factory::FactoryData;
+use ddlink_firmware_example::factory::{FactoryData, RunPlan};
 use ddlink_firmware_example::report_line::BoardReport;
 use embassy_executor::raw::Executor;
-use embassy_futures::select::{Either, select};
 use embassy_net::dns::DnsSocket;
 use embassy_net::tcp::client::{TcpClient, TcpClientState};
-use embassy_net::{Config, Ipv4Address, Ipv4Cidr, StackResources, StaticConfigV4};
+use embassy_net::{
+    Config, Ipv4Address, Ipv4Cidr, Runner, Stack, StackResources, StaticConfigV4,
+};
+use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
+use static_cell::{ConstStaticCell, StaticCell};
 
 use self::uart::Console;
 
@@ -71,6 +75,23 @@ const HTTP_RESPONSE_BUFFER: usize = 2048;
 const SOCKETS: usize = TCP_CONNECTIONS + 1;
 
 type BoardTcpClient<'d> = TcpClient<'d, TCP_CONNECTIONS, TCP_RX_BUFFER, TCP_TX_BUFFER>;
+type BoardDevice = Device<'static, EmbassyTicker, ChaCha20Rng>;
+type NetRunner = Runner<'static, lan9118::Lan9118>;
+
+static TLS_READ: ConstStaticCell<[u8; TLS_READ_BUFFER]> = ConstStaticCell::new([0; TLS_READ_BUFFER]);
+static TLS_WRITE: ConstStaticCell<[u8; TLS_WRITE_BUFFER]> =
+    ConstStaticCell::new([0; TLS_WRITE_BUFFER]);
+static HTTP_HEAD: ConstStaticCell<[u8; HTTP_HEAD_BUFFER]> =
+    ConstStaticCell::new([0; HTTP_HEAD_BUFFER]);
+static HTTP_RESPONSE: ConstStaticCell<[u8; HTTP_RESPONSE_BUFFER]> =
+    ConstStaticCell::new([0; HTTP_RESPONSE_BUFFER]);
+static TCP_STATE: ConstStaticCell<
+    TcpClientState<TCP_CONNECTIONS, TCP_RX_BUFFER, TCP_TX_BUFFER>,
+> = ConstStaticCell::new(TcpClientState::new());
+static NET_RESOURCES: ConstStaticCell<StackResources<SOCKETS>> =
+    ConstStaticCell::new(StackResources::new());
+static NIC_FRAMES: ConstStaticCell<lan9118::Frames> = ConstStaticCell::new(lan9118::Frames::new());
+static DEVICE: StaticCell<BoardDevice> = StaticCell::new();
 
 /// Set by the executor's pender; the idle loop sleeps only while it is clear.
 static WORK_PENDING: AtomicBool = AtomicBool::new(false);
@@ -92,9 +113,15 @@ fn main() -> ! {
     else {
         fail(format_args!("main ran twice"));
     };
-    match firmware(factory) {
-        Ok(token) => executor.spawner().spawn(token),
-        Err(_) => fail(format_args!("the firmware task is already running")),
+    let plan = factory.run_plan;
+    let (stack, runner, device) = set_up(factory);
+    let spawner = executor.spawner();
+    match (network(runner), firmware(stack, device, plan)) {
+        (Ok(network), Ok(firmware)) => {
+            spawner.spawn(network);
+            spawner.spawn(firmware);
+        }
+        _ => fail(format_args!("the tasks are already running")),
     }
     loop {
         WORK_PENDING.store(false, Ordering::SeqCst);
@@ -135,17 +162,21 @@ fn factory_block() -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(FACTORY_BLOCK as *const u8, FACTORY_BLOCK_LEN) }
 }
 
-#[embassy_executor::task]
-async fn firmware(factory: FactoryData<'static>) {
+/// Brings up the controller, the network stack and the application from the factory data.
+/// Not inlined, and not async: the application's state is built in this frame (about the size of
+/// [`BoardDevice`]) before it moves into its static, and this frame is gone before the deep
+/// calls of a TLS handshake start.
+#[inline(never)]
+fn set_up(factory: FactoryData<'static>) -> (Stack<'static>, NetRunner, &'static mut BoardDevice) {
     let Some(seed) = factory.entropy_seed else {
         fail(format_args!(
             "no entropy seed in the factory data (this board has no TRNG)"
         ));
     };
-    let mut rng = rand_chacha::ChaCha20Rng::from_seed(*seed);
+    let mut rng = ChaCha20Rng::from_seed(*seed);
     let network_seed = rng.next_u64();
 
-    let nic = match lan9118::Lan9118::new(factory.mac) {
+    let nic = match lan9118::Lan9118::new(factory.mac, NIC_FRAMES.take()) {
         Ok(nic) => nic,
         Err(error) => fail(format_args!("Ethernet controller: {error}")),
     };
@@ -159,11 +190,7 @@ async fn firmware(factory: FactoryData<'static>) {
         gateway: Some(router),
         dns_servers,
     });
-    let mut resources = StackResources::<SOCKETS>::new();
-    let (stack, mut runner) = embassy_net::new(nic, ip_config, &mut resources, network_seed);
-    let tcp_state = TcpClientState::<TCP_CONNECTIONS, TCP_RX_BUFFER, TCP_TX_BUFFER>::new();
-    let tcp: BoardTcpClient<'_> = TcpClient::new(stack, &tcp_state);
-    let dns = DnsSocket::new(stack);
+    let (stack, runner) = embassy_net::new(nic, ip_config, NET_RESOURCES.take(), network_seed);
 
     let security = match factory.trust_anchor {
         Some(der) => Security::Tls(TrustAnchor::from_der(der)),
@@ -179,34 +206,52 @@ async fn firmware(factory: FactoryData<'static>) {
         interval_ms: factory.run_plan.interval_ms,
         reprovision_every_ms: factory.run_plan.reprovision_every_ms,
     };
-    let mut tls_read = [0u8; TLS_READ_BUFFER];
-    let mut tls_write = [0u8; TLS_WRITE_BUFFER];
-    let mut head = [0u8; HTTP_HEAD_BUFFER];
-    let mut response = [0u8; HTTP_RESPONSE_BUFFER];
     let buffers = NetBuffers {
-        tls_read: &mut tls_read,
-        tls_write: &mut tls_write,
-        head: &mut head,
-        response: &mut response,
+        tls_read: TLS_READ.take(),
+        tls_write: TLS_WRITE.take(),
+        head: HTTP_HEAD.take(),
+        response: HTTP_RESPONSE.take(),
     };
-    let mut device = Device::new(config, buffers, EmbassyTicker, rng);
-    let plan = factory.run_plan;
-    let application = async {
-        stack.wait_config_up().await;
-        device
-            .run(&tcp, &dns, plan.duration_ms, plan.drain_ms)
-            .await
-    };
-    let report = match select(runner.run(), application).await {
-        Either::First(never) => match never {},
-        Either::Second(report) => report,
-    };
+    let device = DEVICE.init_with(|| Device::new(config, buffers, EmbassyTicker, rng));
+    (stack, runner, device)
+}
+
+/// The network stack: moves frames between the controller and the sockets, forever.
+#[embassy_executor::task]
+async fn network(mut runner: NetRunner) {
+    runner.run().await
+}
+
+/// The application: runs its plan, prints its report, ends the run.
+#[embassy_executor::task]
+async fn firmware(stack: Stack<'static>, device: &'static mut BoardDevice, plan: RunPlan) {
+    let tcp: BoardTcpClient<'_> = TcpClient::new(stack, TCP_STATE.take());
+    let dns = DnsSocket::new(stack);
+    stack.wait_config_up().await;
+    let run = device.run(&tcp, &dns, plan.duration_ms, plan.drain_ms);
+    print_layout(core::mem::size_of_val(&run));
     let report = BoardReport {
-        device: report,
+        device: run.await,
         stack_peak: stack_high_water(),
     };
     let _ = writeln!(Console, "{report}");
     exit(true);
+}
+
+/// Where the RAM goes, for the README's breakdown (sizes in bytes).
+fn print_layout(application_future: usize) {
+    use core::mem::size_of;
+    let _ = writeln!(
+        Console,
+        "layout: tls_buffers={} http_buffers={} tcp_sockets={} net_stack={} nic_frames={} device={} upload_queue={} application_future={application_future}",
+        TLS_READ_BUFFER + TLS_WRITE_BUFFER,
+        HTTP_HEAD_BUFFER + HTTP_RESPONSE_BUFFER,
+        size_of::<TcpClientState<TCP_CONNECTIONS, TCP_RX_BUFFER, TCP_TX_BUFFER>>(),
+        size_of::<StackResources<SOCKETS>>(),
+        size_of::<lan9118::Frames>(),
+        size_of::<BoardDevice>(),
+        ddlink_firmware_example::device::QUEUE_SLOTS * ddlink_firmware_example::device::SLOT_BYTES,
+    );
 }
 
 /// Bytes of stack ever used: the painted region (`cortex-m-rt` `paint-stack`) is scanned from
