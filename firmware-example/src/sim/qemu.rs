@@ -336,6 +336,17 @@ mod tests {
     use super::Footprint;
 
     #[test]
+    fn the_footprint_of_an_elf_counts_its_sections() {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let elf = std::fs::read(&exe).expect("reading the test binary");
+        let footprint = Footprint::of_elf(&elf).expect("the test binary is ELF");
+        // This test's own code is in there, and the image file holds at least the flash part.
+        assert!(footprint.flash > 64 * 1024, "{footprint:?}");
+        assert!(footprint.flash < elf.len() as u64, "{footprint:?}");
+        assert!(footprint.ram_static > 0, "{footprint:?}");
+    }
+
+    #[test]
     fn a_file_that_is_not_elf_has_no_footprint() {
         let error = Footprint::of_elf(b"not an ELF image").expect_err("must be refused");
         assert!(error.to_string().contains("not an ELF"), "{error}");
