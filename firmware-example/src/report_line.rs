@@ -21,7 +21,9 @@ pub struct BoardReport {
 type Getter = fn(&BoardReport) -> u64;
 type Setter = fn(&mut BoardReport, u64);
 
-/// Every numeric field, in print order. `key_version` (optional) is handled on its own.
+/// Every numeric field, in print order: the report's counts and every uploader counter.
+/// `key_version` (optional) is handled on its own; `last_retry` (a cause, not a count) is not
+/// sent.
 const FIELDS: &[(&str, Getter, Setter)] = &[
     (
         "provisioned",
@@ -69,6 +71,11 @@ const FIELDS: &[(&str, Getter, Setter)] = &[
         |r, v| r.device.deflate_saved_bytes = v,
     ),
     (
+        "enqueued",
+        |r| r.device.uploader.enqueued.into(),
+        |r, v| r.device.uploader.enqueued = saturate(v, u32::MAX),
+    ),
+    (
         "requests_sent",
         |r| r.device.uploader.sent.into(),
         |r, v| r.device.uploader.sent = saturate(v, u32::MAX),
@@ -87,6 +94,41 @@ const FIELDS: &[(&str, Getter, Setter)] = &[
         "network_errors",
         |r| r.device.uploader.network_errors.into(),
         |r, v| r.device.uploader.network_errors = saturate(v, u32::MAX),
+    ),
+    (
+        "dropped_bad_request",
+        |r| r.device.uploader.dropped_bad_request.into(),
+        |r, v| r.device.uploader.dropped_bad_request = saturate(v, u32::MAX),
+    ),
+    (
+        "dropped_too_large",
+        |r| r.device.uploader.dropped_too_large.into(),
+        |r, v| r.device.uploader.dropped_too_large = saturate(v, u32::MAX),
+    ),
+    (
+        "dropped_client_error",
+        |r| r.device.uploader.dropped_client_error.into(),
+        |r, v| r.device.uploader.dropped_client_error = saturate(v, u32::MAX),
+    ),
+    (
+        "dropped_unsendable",
+        |r| r.device.uploader.dropped_unsendable.into(),
+        |r, v| r.device.uploader.dropped_unsendable = saturate(v, u32::MAX),
+    ),
+    (
+        "reprovision_requests",
+        |r| r.device.uploader.reprovision_requests.into(),
+        |r, v| r.device.uploader.reprovision_requests = saturate(v, u32::MAX),
+    ),
+    (
+        "items_accepted",
+        |r| r.device.uploader.items_accepted,
+        |r, v| r.device.uploader.items_accepted = v,
+    ),
+    (
+        "items_dropped",
+        |r| r.device.uploader.items_dropped,
+        |r, v| r.device.uploader.items_dropped = v,
     ),
     (
         "queue_overflows",

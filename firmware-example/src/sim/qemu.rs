@@ -126,7 +126,7 @@ pub async fn run_board(
         stack_runner.run(),
         select(
             frames_from_board(&socket, to_router, &board_port, &link),
-            frames_to_board(&socket, from_router, &board_port),
+            frames_to_board(&socket, from_router, &board_port, &link),
         ),
         serve_router(stack, net, &link),
     );
@@ -315,15 +315,19 @@ async fn frames_from_board(
     }
 }
 
-/// Frames from the router become datagrams to QEMU (once QEMU has spoken and so has a port).
+/// Frames from the router become datagrams to QEMU (once QEMU has spoken and so has a port),
+/// except those the loss model drops.
 async fn frames_to_board(
     socket: &Async<UdpSocket>,
     mut from_router: channel::TxRunner<'_, ETHERNET_FRAME>,
     board_port: &Cell<Option<SocketAddr>>,
+    link: &Link,
 ) -> ! {
     loop {
         let frame = from_router.tx_buf().await;
-        if let Some(board) = board_port.get() {
+        if let Some(board) = board_port.get()
+            && !link.lose_next_packet()
+        {
             // A send error is a lost frame; TCP recovers.
             let _ = socket.send_to(frame, board).await;
         }
