@@ -21,132 +21,47 @@ pub struct BoardReport {
 type Getter = fn(&BoardReport) -> u64;
 type Setter = fn(&mut BoardReport, u64);
 
+/// `"name" => field.path: type` for each numeric field: a getter widening to `u64` and a setter
+/// that saturates (the line comes from another program).
+macro_rules! numeric_fields {
+    ($($name:literal => $($field:ident).+ : $ty:ty,)*) => {
+        &[$((
+            $name,
+            |r: &BoardReport| u64::from(r.$($field).+),
+            |r: &mut BoardReport, v: u64| r.$($field).+ = <$ty>::try_from(v).unwrap_or(<$ty>::MAX),
+        ),)*]
+    };
+}
+
 /// Every numeric field, in print order: the report's counts and every uploader counter.
 /// `key_version` (optional) is handled on its own; `last_retry` (a cause, not a count) is not
 /// sent.
-const FIELDS: &[(&str, Getter, Setter)] = &[
-    (
-        "provisioned",
-        |r| r.device.provisioned.into(),
-        |r, v| r.device.provisioned = saturate(v, u32::MAX),
-    ),
-    (
-        "sampled",
-        |r| r.device.points.sampled,
-        |r, v| r.device.points.sampled = v,
-    ),
-    (
-        "queued",
-        |r| r.device.points.queued,
-        |r, v| r.device.points.queued = v,
-    ),
-    (
-        "accepted",
-        |r| r.device.points.accepted,
-        |r, v| r.device.points.accepted = v,
-    ),
-    (
-        "dropped",
-        |r| r.device.points.dropped,
-        |r, v| r.device.points.dropped = v,
-    ),
-    (
-        "boot_events",
-        |r| r.device.boot_events.into(),
-        |r, v| r.device.boot_events = saturate(v, u32::MAX),
-    ),
-    (
-        "logs",
-        |r| r.device.logs_submitted.into(),
-        |r, v| r.device.logs_submitted = saturate(v, u32::MAX),
-    ),
-    (
-        "heartbeats",
-        |r| r.device.heartbeats.into(),
-        |r, v| r.device.heartbeats = saturate(v, u32::MAX),
-    ),
-    (
-        "deflate_saved_bytes",
-        |r| r.device.deflate_saved_bytes,
-        |r, v| r.device.deflate_saved_bytes = v,
-    ),
-    (
-        "enqueued",
-        |r| r.device.uploader.enqueued.into(),
-        |r, v| r.device.uploader.enqueued = saturate(v, u32::MAX),
-    ),
-    (
-        "requests_sent",
-        |r| r.device.uploader.sent.into(),
-        |r, v| r.device.uploader.sent = saturate(v, u32::MAX),
-    ),
-    (
-        "requests_accepted",
-        |r| r.device.uploader.accepted.into(),
-        |r, v| r.device.uploader.accepted = saturate(v, u32::MAX),
-    ),
-    (
-        "retried",
-        |r| r.device.uploader.retried.into(),
-        |r, v| r.device.uploader.retried = saturate(v, u32::MAX),
-    ),
-    (
-        "network_errors",
-        |r| r.device.uploader.network_errors.into(),
-        |r, v| r.device.uploader.network_errors = saturate(v, u32::MAX),
-    ),
-    (
-        "dropped_bad_request",
-        |r| r.device.uploader.dropped_bad_request.into(),
-        |r, v| r.device.uploader.dropped_bad_request = saturate(v, u32::MAX),
-    ),
-    (
-        "dropped_too_large",
-        |r| r.device.uploader.dropped_too_large.into(),
-        |r, v| r.device.uploader.dropped_too_large = saturate(v, u32::MAX),
-    ),
-    (
-        "dropped_client_error",
-        |r| r.device.uploader.dropped_client_error.into(),
-        |r, v| r.device.uploader.dropped_client_error = saturate(v, u32::MAX),
-    ),
-    (
-        "dropped_unsendable",
-        |r| r.device.uploader.dropped_unsendable.into(),
-        |r, v| r.device.uploader.dropped_unsendable = saturate(v, u32::MAX),
-    ),
-    (
-        "reprovision_requests",
-        |r| r.device.uploader.reprovision_requests.into(),
-        |r, v| r.device.uploader.reprovision_requests = saturate(v, u32::MAX),
-    ),
-    (
-        "items_accepted",
-        |r| r.device.uploader.items_accepted,
-        |r, v| r.device.uploader.items_accepted = v,
-    ),
-    (
-        "items_dropped",
-        |r| r.device.uploader.items_dropped,
-        |r, v| r.device.uploader.items_dropped = v,
-    ),
-    (
-        "queue_overflows",
-        |r| r.device.uploader.dropped_queue_overflow.into(),
-        |r, v| r.device.uploader.dropped_queue_overflow = saturate(v, u32::MAX),
-    ),
-    (
-        "queue_high_water",
-        |r| r.device.uploader.queue_high_water.into(),
-        |r, v| r.device.uploader.queue_high_water = saturate(v, u16::MAX),
-    ),
-    ("stack_peak", |r| r.stack_peak, |r, v| r.stack_peak = v),
-];
-
-/// A count too large for its field saturates (the line comes from another program).
-fn saturate<T: TryFrom<u64>>(value: u64, max: T) -> T {
-    T::try_from(value).unwrap_or(max)
-}
+const FIELDS: &[(&str, Getter, Setter)] = numeric_fields! {
+    "provisioned" => device.provisioned: u32,
+    "sampled" => device.points.sampled: u64,
+    "queued" => device.points.queued: u64,
+    "accepted" => device.points.accepted: u64,
+    "dropped" => device.points.dropped: u64,
+    "boot_events" => device.boot_events: u32,
+    "logs" => device.logs_submitted: u32,
+    "heartbeats" => device.heartbeats: u32,
+    "deflate_saved_bytes" => device.deflate_saved_bytes: u64,
+    "enqueued" => device.uploader.enqueued: u32,
+    "requests_sent" => device.uploader.sent: u32,
+    "requests_accepted" => device.uploader.accepted: u32,
+    "retried" => device.uploader.retried: u32,
+    "network_errors" => device.uploader.network_errors: u32,
+    "dropped_bad_request" => device.uploader.dropped_bad_request: u32,
+    "dropped_too_large" => device.uploader.dropped_too_large: u32,
+    "dropped_client_error" => device.uploader.dropped_client_error: u32,
+    "dropped_unsendable" => device.uploader.dropped_unsendable: u32,
+    "reprovision_requests" => device.uploader.reprovision_requests: u32,
+    "items_accepted" => device.uploader.items_accepted: u64,
+    "items_dropped" => device.uploader.items_dropped: u64,
+    "queue_overflows" => device.uploader.dropped_queue_overflow: u32,
+    "queue_high_water" => device.uploader.queue_high_water: u16,
+    "stack_peak" => stack_peak: u64,
+};
 
 impl fmt::Display for BoardReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
