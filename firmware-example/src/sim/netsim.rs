@@ -46,8 +46,10 @@ const FORWARD_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How soon an idle forwarded connection checks that the device still has it.
 const FORWARD_KEEP_ALIVE: Duration = Duration::from_millis(500);
 
-const ROUTER_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
-const DEVICE_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
+/// The router's address on every simulated link (also the devices' DNS server).
+pub const ROUTER_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
+/// The device's address on every simulated link (/24).
+pub const DEVICE_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 
 /// The device's TCP client on the simulated network (`embedded_nal_async::TcpConnect`).
 pub type SimTcpClient<'a> =
@@ -59,6 +61,9 @@ pub struct NetSimConfig {
     /// Host ports the router forwards to `127.0.0.1` (a device connecting to any other port gets
     /// a reset, as from a firewall).
     pub forward_ports: Vec<u16>,
+    /// `(router port, host port)`: connections to the router's port go to `127.0.0.1:host port`
+    /// (for a device whose connections cannot be redirected on its side, e.g. a board image).
+    pub port_redirects: Vec<(u16, u16)>,
     /// Names the router's DNS answers (`suffix` itself and everything under it).
     pub dns_suffix: String,
     /// Connections accepted at once per forwarded port. A connection the device drops right after
@@ -77,6 +82,7 @@ impl NetSimConfig {
     pub fn forwarding(ports: &[u16]) -> Self {
         Self {
             forward_ports: ports.to_vec(),
+            port_redirects: Vec::new(),
             dns_suffix: "localhost".into(),
             accept_slots_per_port: 8,
             loss_per_mille: 0,
@@ -88,7 +94,7 @@ impl NetSimConfig {
 /// Why a simulated network could not be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetSimError {
-    /// `forward_ports.len() * accept_slots_per_port` exceeds the router's socket budget.
+    /// Forwarded ports x `accept_slots_per_port` exceed the router's socket budget.
     TooManyListeners,
     /// `accept_slots_per_port` is zero or `loss_per_mille` is above 1000.
     InvalidConfig,
@@ -130,13 +136,27 @@ pub struct LinkStats {
 }
 
 /// Shared, single-threaded counters and the loss generator.
-struct Link {
+pub(super) struct Link {
     stats: Cell<LinkStats>,
     rng: Cell<u64>,
     loss_per_mille: u16,
 }
 
 impl Link {
+    /// A link losing `loss_per_mille` of its packets, decided by a generator seeded with `seed`.
+    pub(super) fn new(seed: u64, loss_per_mille: u16) -> Self {
+        Self {
+            stats: Cell::new(LinkStats::default()),
+            rng: Cell::new(seed),
+            loss_per_mille,
+        }
+    }
+
+    /// The statistics so far.
+    pub(super) fn stats(&self) -> LinkStats {
+        self.stats.get()
+    }
+
     fn update(&self, f: impl FnOnce(&mut LinkStats)) {
         let mut stats = self.stats.get();
         f(&mut stats);
@@ -152,7 +172,7 @@ impl Link {
         z ^ (z >> 31)
     }
 
-    fn lose_next_packet(&self) -> bool {
+    pub(super) fn lose_next_packet(&self) -> bool {
         self.loss_per_mille > 0 && self.next_random() % 1000 < u64::from(self.loss_per_mille)
     }
 }
@@ -164,22 +184,8 @@ pub async fn run_with_network<T>(
     config: &NetSimConfig,
     app: impl AsyncFnOnce(&SimTcpClient<'_>, &DnsSocket<'_>) -> T,
 ) -> Result<(T, LinkStats), NetSimError> {
-    let listeners = config
-        .forward_ports
-        .len()
-        .checked_mul(config.accept_slots_per_port)
-        .ok_or(NetSimError::TooManyListeners)?;
-    if config.accept_slots_per_port == 0 || config.loss_per_mille > 1000 {
-        return Err(NetSimError::InvalidConfig);
-    }
-    if listeners >= ROUTER_SOCKETS {
-        return Err(NetSimError::TooManyListeners);
-    }
-    let link = Link {
-        stats: Cell::new(LinkStats::default()),
-        rng: Cell::new(config.seed),
-        loss_per_mille: config.loss_per_mille,
-    };
+    check_router_config(config)?;
+    let link = Link::new(config.seed, config.loss_per_mille);
 
     let mut device_channel = channel::State::<MTU, LINK_QUEUE, LINK_QUEUE>::new();
     let mut router_channel = channel::State::<MTU, LINK_QUEUE, LINK_QUEUE>::new();
@@ -191,30 +197,20 @@ pub async fn run_with_network<T>(
     router_state.set_link_state(embassy_net::driver::LinkState::Up);
 
     let mut device_resources = StackResources::<DEVICE_SOCKETS>::new();
-    let mut router_resources = StackResources::<ROUTER_SOCKETS>::new();
+    let mut router_resources = RouterResources::new();
     let (device_stack, mut device_runner) = embassy_net::new(
         device_driver,
         static_config(DEVICE_ADDRESS, Some(ROUTER_ADDRESS)),
         &mut device_resources,
         config.seed,
     );
-    let (router_stack, mut router_runner) = embassy_net::new(
-        router_driver,
-        static_config(ROUTER_ADDRESS, None),
-        &mut router_resources,
-        config.seed.rotate_left(17),
-    );
+    let (router_stack, mut router_runner) =
+        router_stack(router_driver, &mut router_resources, config.seed);
 
     let tcp_state = TcpClientState::new();
     let tcp = TcpClient::new(device_stack, &tcp_state);
     let dns = DnsSocket::new(device_stack);
 
-    let mut forwarders: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> = Vec::new();
-    for &port in &config.forward_ports {
-        for _ in 0..config.accept_slots_per_port {
-            forwarders.push(Box::pin(forward_port(router_stack, port, &link)));
-        }
-    }
     let network = async {
         let _ = select3(
             select(device_runner.run(), router_runner.run()),
@@ -222,10 +218,7 @@ pub async fn run_with_network<T>(
                 wire(device_tx, router_rx, &link),
                 wire(router_tx, device_rx, &link),
             ),
-            select(
-                dns_responder(router_stack, &config.dns_suffix, &link),
-                run_all(forwarders),
-            ),
+            serve_router(router_stack, config, &link),
         )
         .await;
         // Only reachable without forwarded ports and a dead runner; keep the app in charge.
@@ -236,9 +229,60 @@ pub async fn run_with_network<T>(
         app(&tcp, &dns).await
     };
     match select(application, network).await {
-        Either::First(value) => Ok((value, link.stats.get())),
+        Either::First(value) => Ok((value, link.stats())),
         Either::Second(never) => match never {},
     }
+}
+
+/// Socket storage of a router stack.
+pub(super) type RouterResources = StackResources<ROUTER_SOCKETS>;
+
+/// Refuses configurations the router cannot serve.
+pub(super) fn check_router_config(config: &NetSimConfig) -> Result<(), NetSimError> {
+    let listeners = (config.forward_ports.len() + config.port_redirects.len())
+        .checked_mul(config.accept_slots_per_port)
+        .ok_or(NetSimError::TooManyListeners)?;
+    if config.accept_slots_per_port == 0 || config.loss_per_mille > 1000 {
+        return Err(NetSimError::InvalidConfig);
+    }
+    if listeners >= ROUTER_SOCKETS {
+        return Err(NetSimError::TooManyListeners);
+    }
+    Ok(())
+}
+
+/// The router's stack (at [`ROUTER_ADDRESS`]) on `driver`.
+pub(super) fn router_stack<'d, D: embassy_net::driver::Driver>(
+    driver: D,
+    resources: &'d mut RouterResources,
+    seed: u64,
+) -> (Stack<'d>, embassy_net::Runner<'d, D>) {
+    embassy_net::new(
+        driver,
+        static_config(ROUTER_ADDRESS, None),
+        resources,
+        seed.rotate_left(17),
+    )
+}
+
+/// Everything the router serves: DNS for the sandbox suffix and the forwarded ports.
+pub(super) async fn serve_router(stack: Stack<'_>, config: &NetSimConfig, link: &Link) {
+    let mut forwarders: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> = Vec::new();
+    let routes = config
+        .forward_ports
+        .iter()
+        .map(|&port| (port, port))
+        .chain(config.port_redirects.iter().copied());
+    for (listen, host) in routes {
+        for _ in 0..config.accept_slots_per_port {
+            forwarders.push(Box::pin(forward_port(stack, listen, host, link)));
+        }
+    }
+    select(
+        dns_responder(stack, &config.dns_suffix, link),
+        run_all(forwarders),
+    )
+    .await;
 }
 
 fn static_config(address: Ipv4Addr, gateway: Option<Ipv4Addr>) -> Config {
@@ -308,8 +352,9 @@ async fn dns_responder(stack: Stack<'_>, suffix: &str, link: &Link) -> ! {
     }
 }
 
-/// One accept slot: accepts a device connection on `port`, pipes it to `127.0.0.1:port`, repeats.
-async fn forward_port(stack: Stack<'_>, port: u16, link: &Link) {
+/// One accept slot: accepts a device connection on `port`, pipes it to `127.0.0.1:host_port`,
+/// repeats.
+async fn forward_port(stack: Stack<'_>, port: u16, host_port: u16, link: &Link) {
     let mut rx_buffer = vec![0u8; ROUTER_TCP_BUFFER];
     let mut tx_buffer = vec![0u8; ROUTER_TCP_BUFFER];
     loop {
@@ -322,7 +367,7 @@ async fn forward_port(stack: Stack<'_>, port: u16, link: &Link) {
         if socket.accept(port).await.is_err() {
             continue;
         }
-        let host = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let host = SocketAddr::from((Ipv4Addr::LOCALHOST, host_port));
         match Async::<TcpStream>::connect(host).await {
             Ok(upstream) => {
                 link.update(|s| s.forwarded_connections += 1);

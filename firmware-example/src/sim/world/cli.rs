@@ -2,13 +2,19 @@
 //! the devices on the embassy executor, streams progress, and ends with
 //! `summary: devices=N provisioned=N points_sent=X points_accepted=Y lost=Z`
 //! (exit status 0 only if every device provisioned and nothing was lost).
+//!
+//! With `--board qemu-mps2-an386 [--board-image PATH]` the devices are the board image under
+//! QEMU ([`super::super::qemu`]), and the summary is preceded by
+//! `footprint: flash=F ram_static=R stack_peak=S heap=0` (bytes; the deepest stack of any board).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use embassy_executor::Executor;
 
+use super::super::qemu::{BOARD_NAME, Footprint, default_image_path};
 use super::{DeviceNetwork, IntakeTrust, World, WorldConfig};
 
 #[derive(Debug, Clone, Parser)]
@@ -32,6 +38,12 @@ struct SandboxArgs {
     /// Packet loss on the in-process network, per mille.
     #[arg(long, default_value_t = 0)]
     loss_per_mille: u16,
+    /// Run the devices as this board's firmware image under QEMU (`qemu-mps2-an386`).
+    #[arg(long, value_parser = [BOARD_NAME])]
+    board: Option<String>,
+    /// The board image (ELF) to run; built by the command in `firmware-example/README.md`.
+    #[arg(long, default_value_os_t = default_image_path())]
+    board_image: PathBuf,
 }
 
 /// Runs the sandbox mode (the process exits from here).
@@ -40,7 +52,22 @@ pub fn main() -> ExitCode {
     let mut config = WorldConfig::new(args.devices);
     config.duration_ms = args.duration.saturating_mul(1_000);
     config.interval_ms = args.interval.max(1).saturating_mul(1_000);
-    config.network = if args.os_sockets {
+    let footprint = match &args.board {
+        Some(_) => match Footprint::of_image(&args.board_image) {
+            Ok(footprint) => Some(footprint),
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    config.network = if args.board.is_some() {
+        DeviceNetwork::QemuBoard {
+            image: args.board_image.clone(),
+            loss_per_mille: args.loss_per_mille,
+        }
+    } else if args.os_sockets {
         DeviceNetwork::OsSockets
     } else {
         DeviceNetwork::InProcess {
@@ -61,7 +88,7 @@ pub fn main() -> ExitCode {
     let world: &'static World = Box::leak(Box::new(world));
     world.runtime().spawn(progress(world, started));
     let executor: &'static mut Executor = Box::leak(Box::new(Executor::new()));
-    executor.run(move |spawner| match devices_task(world) {
+    executor.run(move |spawner| match devices_task(world, footprint) {
         Ok(token) => spawner.spawn(token),
         Err(error) => {
             eprintln!("error: cannot start the device task: {error:?}");
@@ -98,6 +125,7 @@ fn announce(world: &World) {
         match world.config().network {
             DeviceNetwork::InProcess { .. } => "in-process embassy-net",
             DeviceNetwork::OsSockets => "host sockets",
+            DeviceNetwork::QemuBoard { .. } => "board images under QEMU, each behind a router",
         }
     );
 }
@@ -133,7 +161,7 @@ async fn progress(world: &'static World, started: Instant) {
 }
 
 #[embassy_executor::task]
-async fn devices_task(world: &'static World) {
+async fn devices_task(world: &'static World, footprint: Option<Footprint>) {
     let runs = match world.run_devices().await {
         Ok(runs) => runs,
         Err(error) => {
@@ -162,6 +190,14 @@ async fn devices_task(world: &'static World) {
     }
     let tally = world.tally(&runs);
     println!("{}", tally.details());
+    if let Some(footprint) = footprint {
+        let stack_peak = runs.iter().filter_map(|r| r.stack_peak).max().unwrap_or(0);
+        // No allocator in the image: the heap is zero by construction.
+        println!(
+            "footprint: flash={} ram_static={} stack_peak={stack_peak} heap=0",
+            footprint.flash, footprint.ram_static
+        );
+    }
     println!("{tally}");
     std::process::exit(if tally.success() { 0 } else { 1 });
 }

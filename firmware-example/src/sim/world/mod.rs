@@ -15,6 +15,7 @@ use core::future::{Future, poll_fn};
 use core::pin::Pin;
 use core::task::Poll;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use ddlink_core::provision::derive_device_secret;
@@ -27,15 +28,19 @@ use self::portmap::PortMap;
 use self::tally::{DeviceRun, Tally};
 use super::netsim::{NetSimConfig, run_with_network};
 use super::os::os_stack;
+use super::qemu::run_board;
 use super::runner::{SimDevice, run_device};
 
 /// Which network the simulated devices use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceNetwork {
     /// embassy-net joined to an in-process router (one per device), with optional packet loss.
     InProcess { loss_per_mille: u16 },
     /// The host's sockets (lightweight: many devices).
     OsSockets,
+    /// The board image under QEMU (one process per device), each behind its own router
+    /// ([`super::qemu`]), with optional packet loss.
+    QemuBoard { image: PathBuf, loss_per_mille: u16 },
 }
 
 /// What the devices trust for the intake.
@@ -226,7 +231,8 @@ impl World {
         let params = self.device(index)?;
         let intake_port = self.emulator().local_addr().port();
         let front_port = self.front.as_ref().map(IntakeFront::port);
-        let report = match self.config.network {
+        let mut stack_peak = None;
+        let report = match &self.config.network {
             DeviceNetwork::OsSockets => {
                 let stack = os_stack();
                 let tcp = PortMap {
@@ -236,12 +242,25 @@ impl World {
                 };
                 run_device(&tcp, &stack, &params).await
             }
+            DeviceNetwork::QemuBoard {
+                image,
+                loss_per_mille,
+            } => {
+                // The board connects to the intake's own port; its router sends that to the front.
+                let mut net = NetSimConfig::forwarding(&[self.gateway_port()]);
+                net.port_redirects = vec![(intake_port, front_port.unwrap_or(intake_port))];
+                net.loss_per_mille = *loss_per_mille;
+                net.seed = index as u64 + 1;
+                let board = run_board(image, &params, &net).await?;
+                stack_peak = Some(board.stack_peak);
+                Ok(board.device)
+            }
             DeviceNetwork::InProcess { loss_per_mille } => {
                 let mut net = NetSimConfig::forwarding(&[
                     self.gateway_port(),
                     front_port.unwrap_or(intake_port),
                 ]);
-                net.loss_per_mille = loss_per_mille;
+                net.loss_per_mille = *loss_per_mille;
                 net.seed = index as u64 + 1;
                 let (report, _link) = run_with_network(&net, async |tcp, dns| {
                     let tcp = PortMap {
@@ -260,6 +279,7 @@ impl World {
         Ok(DeviceRun {
             device_id: params.device_id,
             report,
+            stack_peak,
         })
     }
 

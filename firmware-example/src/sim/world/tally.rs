@@ -21,6 +21,8 @@ struct HostPoints {
 pub struct DeviceRun {
     pub device_id: String,
     pub report: DeviceReport,
+    /// Stack high-water mark a board image reported, in bytes (board devices only).
+    pub stack_peak: Option<u64>,
 }
 
 /// Totals over every device, with the emulator's view.
