@@ -453,6 +453,7 @@ mod tests {
             .with_writer(move || writer.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, || {
+            tracing::callsite::rebuild_interest_cache();
             MasterKey::read_file(&path).unwrap();
             assert!(logs.0.lock().unwrap().is_empty(), "0600 is fine");
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();

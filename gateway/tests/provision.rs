@@ -553,6 +553,38 @@ async fn junk_naming_a_device_does_not_lock_it_out() {
 }
 
 #[tokio::test]
+async fn a_device_keeps_a_bounded_number_of_outstanding_challenges() {
+    on_each_backend(|world| async move {
+        let fleet = world.fleet("bound", true).await;
+        world.connect(API_KEY_V1).await;
+        let secret = secret_for(&fleet, "dev-b");
+        let mut first = None;
+        for _ in 0..10 {
+            let challenge = world.challenge("bound", "dev-b", &secret).await;
+            first.get_or_insert(challenge);
+        }
+        let now = world.state.clock.now();
+        let outstanding = world
+            .store
+            .outstanding_challenges("bound", "dev-b", now)
+            .await
+            .unwrap();
+        assert_eq!(
+            outstanding,
+            i64::from(ddlink_gateway::provision::OUTSTANDING_PER_DEVICE)
+        );
+        // The oldest was replaced; a fresh one still works.
+        let (status, _) = world
+            .provision_raw("bound", "dev-b", &secret, &first.unwrap(), fresh_nonce())
+            .await;
+        assert_eq!(status, 401, "an evicted challenge");
+        world.attempt("bound", "dev-b", &secret).await.approved();
+        world
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn unknown_fleets_are_answered_like_known_ones() {
     let world = World::start(Backend::Sqlite).await;
     world.fleet("known", true).await;
@@ -744,6 +776,9 @@ async fn no_secret_reaches_the_logs_or_the_database_file() {
     let body = approved.body.clone();
     approved.approved();
     let wrong = DeviceSecret::from_bytes([9; 32]);
+    // Other tests hit the refusal's log call site on their threads, without a subscriber; make
+    // sure its cached interest includes this thread's subscriber.
+    tracing::callsite::rebuild_interest_cache();
     assert_eq!(world.attempt("s", "dev-s", &wrong).await.status, 401);
 
     let fleet_key = *fleet.key();

@@ -158,7 +158,7 @@ impl ProvisionStore {
             "DELETE FROM provision_challenges WHERE fleet = $1 AND device_id = $2 AND \
              (expires_at < $3 OR challenge_hash IN (SELECT challenge_hash FROM provision_challenges \
                WHERE fleet = $1 AND device_id = $2 \
-               ORDER BY expires_at DESC, challenge_hash LIMIT 1000000 OFFSET $4))",
+               ORDER BY issued DESC LIMIT 1000000 OFFSET $4))",
         )
         .bind(&row.fleet)
         .bind(&row.device_id)
@@ -167,7 +167,9 @@ impl ProvisionStore {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO provision_challenges (challenge_hash, fleet, device_id, expires_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO provision_challenges (challenge_hash, fleet, device_id, expires_at, issued) \
+             VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(issued), 0) + 1 FROM provision_challenges \
+               WHERE fleet = $2 AND device_id = $3))",
         )
         .bind(hash)
         .bind(&row.fleet)
