@@ -158,7 +158,11 @@ async fn gateway_run(options: &Options, dir: &std::path::Path) -> Run {
         previous_master_keys: Vec::new(),
         admin: AdminCredential::Token(SecretString::from("bench-admin-token-000000".to_owned())),
         sites: SitePolicy::all_regions(),
-        timings: Timings::default(),
+        // All simulated devices share 127.0.0.1.
+        timings: Timings {
+            provisioning: ddlink_gateway::provision::limiter::ProvisionLimits::shared_address(),
+            ..Timings::default()
+        },
         resolve: Vec::new(),
         tile_url: None,
         clock: Clock::system(),

@@ -19,7 +19,8 @@ use crate::http_client::{AllowList, Outbound, ReqwestTransport, Transport};
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::store::{Db, SEALED_COLUMNS, SealedColumn, SqlStore, Store};
-use crate::web::session::{LoginLimiter, hash_password};
+use crate::web::login_guard::LoginGuard;
+use crate::web::session::{hash_password, password_matches};
 use crate::{extensions, upkeep, web};
 
 /// A started (not yet serving) gateway.
@@ -91,7 +92,7 @@ impl Gateway {
             keys,
             datadog,
             metrics: Arc::new(Metrics::default()),
-            login_limiter: Arc::new(LoginLimiter::default()),
+            login_guard: Arc::new(LoginGuard::default()),
             clock,
             extensions,
         };
@@ -212,16 +213,61 @@ fn load_key_ring(config: &Config) -> Result<KeyRing, CryptoError> {
     Ok(KeyRing::new(active, previous))
 }
 
-/// Creates a directory readable by its owner only (holds the database and key files).
+/// Creates a directory readable by its owner only (it holds the database and secret files),
+/// or checks an existing one: it must be a directory of this user that neither group nor others
+/// can write to (they could otherwise replace the database or plant links where secrets are
+/// written).
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.as_os_str().is_empty() || dir.exists() {
+    if dir.as_os_str().is_empty() {
         return Ok(());
     }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
+    match std::fs::metadata(dir) {
+        Ok(meta) => check_private_dir(dir, &meta),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn check_private_dir(dir: &Path, meta: &std::fs::Metadata) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    if !meta.is_dir() {
+        return Err(Error::new(
+            ErrorKind::NotADirectory,
+            format!("{} is not a directory", dir.display()),
+        ));
+    }
     #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "state directory {} is owned by uid {}, not by this user (uid {me}); use a directory of your own",
+                    dir.display(),
+                    meta.uid()
+                ),
+            ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "state directory {} is group- or world-writable (mode {:o}); run `chmod go-w` on it",
+                    dir.display(),
+                    meta.mode() & 0o7777
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Re-seals every value not sealed under the active key. Fails if a value needs a key that
@@ -251,23 +297,32 @@ pub async fn reseal_all(
 }
 
 /// Applies the configured admin credential; returns a token created now (to hand to the operator).
+/// A credential that differs from the stored one replaces it and signs out every session.
 async fn setup_admin(store: &dyn Store, config: &Config) -> anyhow::Result<Option<SecretString>> {
     let now = config.clock.now();
+    let stored = store.admin_password_hash().await?;
     match &config.admin {
         AdminCredential::PasswordHash(hash) => {
             argon2::PasswordHash::new(hash)
                 .map_err(|_| anyhow::anyhow!("admin_password_hash is not an Argon2 PHC string"))?;
-            store.replace_admin_password_hash(hash, now).await?;
+            if stored.as_deref() != Some(hash.as_str()) {
+                store.replace_admin_password_hash(hash, now).await?;
+            }
             Ok(None)
         }
         AdminCredential::Token(token) => {
-            let hash = hash_password(token.expose_secret())
-                .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
-            store.replace_admin_password_hash(&hash, now).await?;
+            let unchanged = stored
+                .as_deref()
+                .is_some_and(|stored| password_matches(stored, token.expose_secret()));
+            if !unchanged {
+                let hash = hash_password(token.expose_secret())
+                    .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+                store.replace_admin_password_hash(&hash, now).await?;
+            }
             Ok(Some(token.clone()))
         }
         AdminCredential::FirstRunTokenFile(path) => {
-            if store.admin_password_hash().await?.is_some() {
+            if stored.is_some() {
                 return Ok(None);
             }
             let token = SecretString::from(random_token(24)?);
@@ -285,7 +340,8 @@ async fn setup_admin(store: &dyn Store, config: &Config) -> anyhow::Result<Optio
     }
 }
 
-/// Writes `text` to a new or truncated file with mode 0600.
+/// Writes `text` to a new or truncated file with mode 0600 (an existing file's mode is set too).
+/// A symbolic link at `path` is refused rather than followed.
 pub fn write_private_file(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     if let Some(dir) = path.parent() {
@@ -294,8 +350,13 @@ pub fn write_private_file(path: &Path, text: &str) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
     let mut file = options.open(path)?;
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     file.write_all(text.as_bytes())?;
     file.write_all(b"\n")?;
     file.sync_all()

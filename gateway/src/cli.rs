@@ -62,7 +62,7 @@ pub struct ServeArgs {
     /// `sqlite:PATH` or `postgres://…` [default: SQLite file in the state directory].
     #[arg(long, env = "DDLINK_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Directory for the SQLite database, generated master key and first-run admin token.
+    /// Directory for the SQLite database (in `db/`), generated master key and first-run admin token.
     #[arg(long, env = "DDLINK_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
     /// OAuth client ID from Datadog's Developer Platform.
@@ -109,6 +109,30 @@ fn read_secret_file(
         reason: format!("cannot read {}: {e}", path.display()),
     })?;
     Ok(SecretString::from(text.trim().to_owned()))
+}
+
+/// Default SQLite database: `<state_dir>/db/ddlink.db`, in a directory of its own.
+const DEFAULT_DB_DIR: &str = "db";
+const DEFAULT_DB_FILE: &str = "ddlink.db";
+/// A generated master key: `<state_dir>/master.key`, outside the database's directory.
+const GENERATED_KEY_FILE: &str = "master.key";
+
+/// Earlier versions kept the database next to `master.key` in the state directory; starting
+/// with a new empty database beside it would look like lost data, so say what to move.
+fn refuse_old_layout(state_dir: &std::path::Path) -> Result<(), ConfigError> {
+    let old = state_dir.join(DEFAULT_DB_FILE);
+    if old.exists() {
+        return Err(ConfigError::Invalid {
+            name: "state_dir",
+            reason: format!(
+                "{} is from an earlier layout: move it (and any {DEFAULT_DB_FILE}-wal / -shm files) \
+                 into {}, keeping master.key where it is",
+                old.display(),
+                state_dir.join(DEFAULT_DB_DIR).display()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The resolved configuration plus the listen address.
@@ -160,7 +184,8 @@ pub fn resolve(args: &ServeArgs) -> Result<Resolved, ConfigError> {
         match args.database_url.clone().or(file.database_url.clone()) {
             Some(url) => (url, None),
             None => {
-                let path = state_dir.join("ddlink.db");
+                refuse_old_layout(&state_dir)?;
+                let path = state_dir.join(DEFAULT_DB_DIR).join(DEFAULT_DB_FILE);
                 (crate::store::sqlite_url_for_path(&path), Some(path))
             }
         };
@@ -182,10 +207,26 @@ pub fn resolve(args: &ServeArgs) -> Result<Resolved, ConfigError> {
         .or(file.master_key_file.clone())
     {
         MasterKeySource::File(path)
-    } else if let Some(db_path) = default_sqlite {
-        MasterKeySource::FileOrGenerate(db_path.with_file_name("master.key"))
-    } else if let Some(path) = crate::store::sqlite_path(&database_url) {
-        MasterKeySource::FileOrGenerate(path.with_file_name("master.key"))
+    } else if let Some(db_path) =
+        default_sqlite.or_else(|| crate::store::sqlite_path(&database_url))
+    {
+        // Generated next to the state, never in the database's own directory: a copy of that
+        // directory (a backup) must not carry the key that opens it.
+        let key = state_dir.join(GENERATED_KEY_FILE);
+        if db_path.parent().and_then(|d| std::path::absolute(d).ok())
+            == std::path::absolute(&state_dir).ok()
+        {
+            return Err(ConfigError::Invalid {
+                name: "master_key_file",
+                reason: format!(
+                    "the generated key {} would sit in the database's directory; set master_key_file \
+                     (or DDLINK_MASTER_KEY) to a path outside it, or move the database into a \
+                     subdirectory",
+                    key.display()
+                ),
+            });
+        }
+        MasterKeySource::FileOrGenerate(key)
     } else {
         // Several PostgreSQL-backed instances must share one key: never invent one.
         return Err(ConfigError::Missing(
@@ -351,6 +392,68 @@ mod tests {
         assert!(text.contains("accepted domains: datadoghq.eu"), "{text}");
         assert!(!text.contains("s3cret"));
         assert!(!format!("{:?}", resolved.config).contains("s3cret"));
+    }
+
+    fn args_in(state_dir: &std::path::Path) -> ServeArgs {
+        let secret = state_dir.join("client-secret");
+        std::fs::write(&secret, "s3cret\n").unwrap();
+        ServeArgs {
+            public_url: Some("https://gw.example.com".into()),
+            state_dir: Some(state_dir.to_owned()),
+            client_secret_file: Some(secret),
+            ..args(None)
+        }
+    }
+
+    #[test]
+    fn the_generated_master_key_stays_out_of_the_database_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let resolved = resolve(&args_in(dir.path())).unwrap();
+        assert_eq!(
+            crate::store::sqlite_path(&resolved.config.database.url).unwrap(),
+            dir.path().join("db").join("ddlink.db")
+        );
+        assert!(matches!(
+            &resolved.config.master_key,
+            MasterKeySource::FileOrGenerate(key) if *key == dir.path().join("master.key")
+        ));
+
+        // An explicit SQLite file elsewhere: the key still goes to the state directory.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let db = elsewhere.path().join("gw.db");
+        let explicit = ServeArgs {
+            database_url: Some(crate::store::sqlite_url_for_path(&db)),
+            ..args_in(dir.path())
+        };
+        assert!(matches!(
+            &resolve(&explicit).unwrap().config.master_key,
+            MasterKeySource::FileOrGenerate(key) if *key == dir.path().join("master.key")
+        ));
+
+        // An explicit SQLite file in the state directory itself would share it with the key.
+        let beside = ServeArgs {
+            database_url: Some(crate::store::sqlite_url_for_path(&dir.path().join("gw.db"))),
+            ..args_in(dir.path())
+        };
+        let err = resolve(&beside).unwrap_err().to_string();
+        assert!(err.contains("database's directory"), "{err}");
+        let with_key = ServeArgs {
+            master_key_file: Some(elsewhere.path().join("master.key")),
+            ..beside
+        };
+        assert!(resolve(&with_key).is_ok());
+    }
+
+    #[test]
+    fn a_database_in_the_old_layout_is_refused_with_what_to_move() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ddlink.db"), "").unwrap();
+        let err = resolve(&args_in(dir.path())).unwrap_err().to_string();
+        assert!(err.contains("earlier layout"), "{err}");
+        assert!(
+            err.contains(&dir.path().join("db").display().to_string()),
+            "{err}"
+        );
     }
 
     #[test]

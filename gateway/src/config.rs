@@ -130,7 +130,7 @@ pub enum AdminCredential {
     Token(SecretString),
 }
 
-/// Background-task and expiry timings.
+/// Background-task and expiry timings, and request limits.
 #[derive(Debug, Clone)]
 pub struct Timings {
     /// Refresh an access token this long before it expires.
@@ -147,6 +147,8 @@ pub struct Timings {
     pub session_ttl: Duration,
     /// Limits on slow HTTP clients.
     pub serve: crate::server::ServeLimits,
+    /// Limits on the device provisioning API.
+    pub provisioning: crate::provision::limiter::ProvisionLimits,
 }
 
 impl Default for Timings {
@@ -159,6 +161,7 @@ impl Default for Timings {
             state_ttl: Duration::from_secs(600),
             session_ttl: Duration::from_secs(12 * 3600),
             serve: crate::server::ServeLimits::default(),
+            provisioning: crate::provision::limiter::ProvisionLimits::default(),
         }
     }
 }

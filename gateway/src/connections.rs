@@ -200,8 +200,14 @@ impl Connections {
         Ok(Some(record))
     }
 
-    /// Persists refreshed tokens (the new refresh token too, if Datadog rotated it).
-    pub async fn save_refreshed(&self, id: &str, tokens: &Tokens) -> Result<(), StoreError> {
+    /// Persists refreshed tokens (the new refresh token too, if Datadog rotated it) while
+    /// `lease_owner` still holds the row lease; `false` if it no longer does (nothing written).
+    pub async fn save_refreshed(
+        &self,
+        id: &str,
+        lease_owner: &str,
+        tokens: &Tokens,
+    ) -> Result<bool, StoreError> {
         let now = self.clock.now();
         let update = TokenUpdate {
             sealed_access_token: self.seal(id, "access_token", &tokens.access_token)?,
@@ -212,7 +218,9 @@ impl Connections {
                 .transpose()?,
             access_expires_at: now.saturating_add(tokens.expires_in_secs),
         };
-        self.store.update_tokens(id, &update, now).await
+        self.store
+            .update_tokens(id, lease_owner, &update, now)
+            .await
     }
 
     pub async fn statuses(&self) -> Result<Vec<ConnectionStatus>, StoreError> {

@@ -116,25 +116,58 @@ impl MasterKey {
         Ok((Self::from_bytes(bytes.as_ref())?, encoded))
     }
 
+    /// Reads a configured key file (a symbolic link is followed: secret stores often mount
+    /// keys that way). Warns if group or others can read it.
     pub fn read_file(path: &Path) -> Result<Self, CryptoError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CryptoError::KeyFile {
+        let file = std::fs::File::open(path).map_err(|source| CryptoError::KeyFile {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_base64(&SecretString::from(text))
+        Self::read_from(file, path)
     }
 
-    /// Reads `path`, or creates it with a new key (mode 0600, refusing to overwrite) when absent.
-    pub fn load_or_create_file(path: &Path) -> Result<Self, CryptoError> {
-        if path.exists() {
-            return Self::read_file(path);
-        }
-        let (key, encoded) = Self::generate()?;
+    fn read_from(mut file: std::fs::File, path: &Path) -> Result<Self, CryptoError> {
+        use std::io::Read as _;
         let io_err = |source| CryptoError::KeyFile {
             path: path.to_owned(),
             source,
         };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = file.metadata().map_err(io_err)?.permissions().mode();
+            if mode & 0o044 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format_args!("{:o}", mode & 0o777),
+                    "the master key file is readable by group or others; run `chmod 600` on it"
+                );
+            }
+        }
+        let mut text = Zeroizing::new(String::new());
+        file.read_to_string(&mut text).map_err(io_err)?;
+        Self::from_base64(&SecretString::from(text.as_str().to_owned()))
+    }
+
+    /// Reads `path`, or creates it with a new key (mode 0600, refusing to overwrite) when absent.
+    /// The gateway chose this path itself, so a symbolic link there is refused, not followed.
+    pub fn load_or_create_file(path: &Path) -> Result<Self, CryptoError> {
+        let io_err = |source| CryptoError::KeyFile {
+            path: path.to_owned(),
+            source,
+        };
+        let mut read = std::fs::OpenOptions::new();
+        read.read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut read, libc::O_NOFOLLOW);
+        match read.open(path) {
+            Ok(file) => return Self::read_from(file, path),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(io_err(error)),
+        }
+        let (key, encoded) = Self::generate()?;
         let mut options = std::fs::OpenOptions::new();
+        // create_new (O_EXCL) never follows a link, dangling or not.
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
@@ -394,6 +427,41 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt as _;
+        #[derive(Clone, Default)]
+        struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Logs {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        MasterKey::load_or_create_file(&path).unwrap();
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::callsite::rebuild_interest_cache();
+            MasterKey::read_file(&path).unwrap();
+            assert!(logs.0.lock().unwrap().is_empty(), "0600 is fine");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+            MasterKey::load_or_create_file(&path).unwrap();
+        });
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("readable by group or others"), "{text}");
+        assert!(text.contains("640"), "{text}");
     }
 
     #[test]

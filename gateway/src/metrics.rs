@@ -20,7 +20,7 @@ const FAMILIES: &[(&str, &str)] = &[
     ),
     (
         "ddlink_admin_logins_total",
-        "Admin login attempts by outcome.",
+        "Admin sign-in attempts (form and bearer) by outcome: ok, failed, rate_limited, busy.",
     ),
     ("ddlink_errors_total", "Errors by kind."),
 ];

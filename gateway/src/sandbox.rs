@@ -117,7 +117,12 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
         previous_master_keys: Vec::new(),
         admin: AdminCredential::Token(admin_token.clone()),
         sites: SitePolicy::Sandbox(site),
-        timings: Timings::default(),
+        // Simulated devices all come from loopback: per-address provisioning limits would
+        // throttle a whole simulated fleet as one client.
+        timings: Timings {
+            provisioning: crate::provision::limiter::ProvisionLimits::shared_address(),
+            ..Timings::default()
+        },
         resolve,
         tile_url: url::Url::parse(&tile_url).ok(),
         clock: Clock::system(),

@@ -10,7 +10,7 @@ use crate::datadog::Datadog;
 use crate::extensions::Extensions;
 use crate::metrics::Metrics;
 use crate::store::{Db, Store};
-use crate::web::session::LoginLimiter;
+use crate::web::login_guard::LoginGuard;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -24,7 +24,7 @@ pub struct AppState {
     pub datadog: Datadog,
     pub connections: Connections,
     pub metrics: Arc<Metrics>,
-    pub login_limiter: Arc<LoginLimiter>,
+    pub login_guard: Arc<LoginGuard>,
     pub clock: Clock,
     pub extensions: Arc<Extensions>,
 }

@@ -31,16 +31,15 @@ pub async fn refresh_due(state: &AppState, owner: &str) -> Result<PassReport, St
         {
             continue;
         }
-        let lease_until = now.saturating_add(secs(state.config.timings.lease));
         if !state
             .store
-            .try_lease(&connection.id, owner, now, lease_until)
+            .try_lease(&connection.id, owner, secs(state.config.timings.lease))
             .await?
         {
             report.skipped += 1;
             continue;
         }
-        let outcome = refresh_leased(state, &connection.id, due_before).await;
+        let outcome = refresh_leased(state, &connection.id, owner, due_before).await;
         state.store.release_lease(&connection.id, owner).await?;
         match outcome? {
             RefreshOutcome::Refreshed => report.refreshed += 1,
@@ -62,6 +61,7 @@ enum RefreshOutcome {
 async fn refresh_leased(
     state: &AppState,
     id: &str,
+    owner: &str,
     due_before: i64,
 ) -> Result<RefreshOutcome, StoreError> {
     // Re-read under the lease: another instance may have refreshed (and rotated the refresh
@@ -76,7 +76,17 @@ async fn refresh_leased(
     let refresh_token = state.connections.refresh_token(&connection)?;
     match state.datadog.refresh(&site, &refresh_token).await {
         Ok(tokens) => {
-            state.connections.save_refreshed(id, &tokens).await?;
+            if !state.connections.save_refreshed(id, owner, &tokens).await? {
+                // The lease ran out during the call and another instance may be refreshing:
+                // writing now could overwrite its newer tokens.
+                state.metrics.refresh("lease_lost");
+                state.metrics.error("refresh");
+                tracing::warn!(
+                    connection = id,
+                    "refreshed tokens not stored: the row lease was lost meanwhile"
+                );
+                return Ok(RefreshOutcome::Failed);
+            }
             state.metrics.refresh("ok");
             tracing::info!(connection = id, "access token refreshed");
             Ok(RefreshOutcome::Refreshed)

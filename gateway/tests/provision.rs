@@ -3,6 +3,7 @@
 //! and, when `DDLINK_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema per test, dropped
 //! afterwards, so concurrent runs on one database are safe).
 
+mod gateway_config;
 mod pg_schema;
 
 use std::net::SocketAddr;
@@ -15,8 +16,7 @@ use ddlink_core::provision::{
 };
 use ddlink_core::site::{Region, SandboxPolicy, Site};
 use ddlink_gateway::Gateway;
-use ddlink_gateway::clock::Clock;
-use ddlink_gateway::config::{AdminCredential, Config, MasterKeySource, SitePolicy, Timings};
+use ddlink_gateway::config::Config;
 use ddlink_gateway::connections::OrgInfo;
 use ddlink_gateway::datadog::{CreatedKey, Tokens};
 use ddlink_gateway::provision::fleets;
@@ -44,21 +44,13 @@ struct World {
 }
 
 fn config(dir: &Path, database: DbOptions) -> Config {
-    Config {
-        public_url: url::Url::parse("http://127.0.0.1:1/").unwrap(),
+    gateway_config::gateway_config(
+        dir,
+        "http://127.0.0.1:1/",
         database,
-        client_id: "provision-test".into(),
-        client_secret: SecretString::from("provision-test-secret".to_owned()),
-        scopes: vec!["api_keys_write".into()],
-        master_key: MasterKeySource::FileOrGenerate(dir.join("master.key")),
-        previous_master_keys: Vec::new(),
-        admin: AdminCredential::Token(SecretString::from(ADMIN_TOKEN.to_owned())),
-        sites: SitePolicy::all_regions(),
-        timings: Timings::default(),
-        resolve: Vec::new(),
-        tile_url: None,
-        clock: Clock::system(),
-    }
+        ADMIN_TOKEN,
+        "provision-test-secret",
+    )
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -447,26 +439,16 @@ async fn refused_attempts_are_401_and_rate_limited() {
             .await;
         assert_eq!(status, 401, "unknown challenge");
 
-        // Unknown fleet at step 1.
-        let (status, body) = world
-            .post(
-                "/v1/provision/challenge",
-                r#"{"fleet":"nope","device_id":"dev-a"}"#,
-            )
-            .await;
-        assert_eq!(
-            read_challenge_response(status, &body),
-            Ok(ChallengeReply::UnknownFleet)
-        );
-
-        // Six failures so far for dev-a; after ten the device is limited, with a Retry-After.
-        for _ in 0..6 {
+        // Ten wrong MACs over challenges issued to dev-a (one so far): wrong MACs for it are
+        // then answered 429 with a Retry-After.
+        for _ in 0..9 {
             let challenge = world.challenge("f", "dev-a", &wrong).await;
-            world
+            let (status, _) = world
                 .provision_raw("f", "dev-a", &wrong, &challenge, fresh_nonce())
                 .await;
+            assert_eq!(status, 401);
         }
-        let attempt = world.attempt("f", "dev-a", &secret).await;
+        let attempt = world.attempt("f", "dev-a", &wrong).await;
         assert_eq!(attempt.status, 429);
         match attempt.outcome {
             Ok(ProvisionOutcome::RateLimited { retry_after_secs }) => {
@@ -474,6 +456,8 @@ async fn refused_attempts_are_401_and_rate_limited() {
             }
             other => panic!("expected rate limiting, got {other:?}"),
         }
+        // The device itself, whose MAC verifies, is not refused.
+        world.attempt("f", "dev-a", &secret).await.approved();
         // Another device of the same fleet is not affected.
         world
             .attempt("f", "dev-b", &secret_for(&fleet, "dev-b"))
@@ -482,6 +466,171 @@ async fn refused_attempts_are_401_and_rate_limited() {
         world
     })
     .await;
+}
+
+/// A client whose requests come from another loopback address than the devices' 127.0.0.1.
+fn client_from(last_octet: u8) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, last_octet]))
+        .build()
+        .unwrap()
+}
+
+async fn post_with(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> (u16, http::HeaderMap, Vec<u8>) {
+    let response = client
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, headers, response.bytes().await.unwrap().to_vec())
+}
+
+fn challenge_body(fleet: &str, device_id: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({"fleet": fleet, "device_id": device_id})).unwrap()
+}
+
+/// A step-2 body for `challenge` signed with `secret` (a forger's wrong one, say).
+fn provision_body(
+    fleet: &str,
+    device_id: &str,
+    secret: &DeviceSecret,
+    challenge: &ddlink_core::provision::Challenge,
+) -> Vec<u8> {
+    let identity = DeviceIdentity::new(fleet, device_id, secret).unwrap();
+    let exchange = ProvisionExchange::new(identity, challenge, fresh_nonce());
+    let mut body = [0u8; 512];
+    let len = exchange.write_request(&mut body).unwrap();
+    body[..len].to_vec()
+}
+
+#[tokio::test]
+async fn junk_naming_a_device_does_not_lock_it_out() {
+    on_each_backend(|world| async move {
+        let fleet = world.fleet("acme", true).await;
+        world.connect(API_KEY_V1).await;
+        let secret = secret_for(&fleet, "pump-7");
+        let wrong = DeviceSecret::from_bytes([9; 32]);
+        let attacker = client_from(66);
+        let mut refused = 0;
+        for i in 0..40u8 {
+            // A challenge the gateway never issued, and a real one asked for the device.
+            let invented = ddlink_core::provision::Challenge::from_bytes([i; 32], 60);
+            let body = provision_body("acme", "pump-7", &wrong, &invented);
+            let (status, _, _) = post_with(&attacker, &world.base, "/v1/provision", body).await;
+            assert!(matches!(status, 401 | 429), "{status}");
+            let (status, _, reply) = post_with(
+                &attacker,
+                &world.base,
+                "/v1/provision/challenge",
+                challenge_body("acme", "pump-7"),
+            )
+            .await;
+            if let Ok(ChallengeReply::Issued(real)) = read_challenge_response(status, &reply) {
+                let body = provision_body("acme", "pump-7", &wrong, &real);
+                let (status, _, _) = post_with(&attacker, &world.base, "/v1/provision", body).await;
+                assert!(matches!(status, 401 | 429), "{status}");
+            } else {
+                assert_eq!(status, 429, "challenge refused with {status}");
+                refused += 1;
+            }
+        }
+        // The device itself, from its own address, provisions at once.
+        let provisioned = world.attempt("acme", "pump-7", &secret).await.approved();
+        assert_eq!(provisioned.api_key.as_str(), API_KEY_V1);
+        assert!(refused > 0, "one address got 40 challenges a minute");
+        world
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_device_keeps_a_bounded_number_of_outstanding_challenges() {
+    on_each_backend(|world| async move {
+        let fleet = world.fleet("bound", true).await;
+        world.connect(API_KEY_V1).await;
+        let secret = secret_for(&fleet, "dev-b");
+        let mut first = None;
+        for _ in 0..10 {
+            let challenge = world.challenge("bound", "dev-b", &secret).await;
+            first.get_or_insert(challenge);
+        }
+        let now = world.state.clock.now();
+        let outstanding = world
+            .store
+            .outstanding_challenges("bound", "dev-b", now)
+            .await
+            .unwrap();
+        assert_eq!(
+            outstanding,
+            i64::from(ddlink_gateway::provision::OUTSTANDING_PER_DEVICE)
+        );
+        // The oldest was replaced; a fresh one still works.
+        let (status, _) = world
+            .provision_raw("bound", "dev-b", &secret, &first.unwrap(), fresh_nonce())
+            .await;
+        assert_eq!(status, 401, "an evicted challenge");
+        world.attempt("bound", "dev-b", &secret).await.approved();
+        world
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_fleets_are_answered_like_known_ones() {
+    let world = World::start(Backend::Sqlite).await;
+    world.fleet("known", true).await;
+    let client = reqwest::Client::new();
+    let mut shapes = Vec::new();
+    for fleet in ["known", "unknown"] {
+        let (status, headers, reply) = post_with(
+            &client,
+            &world.base,
+            "/v1/provision/challenge",
+            challenge_body(fleet, "dev-1"),
+        )
+        .await;
+        let json: Value = serde_json::from_slice(&reply).unwrap();
+        let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        let mut header_names: Vec<_> = headers.keys().map(|h| h.to_string()).collect();
+        header_names.sort();
+        let challenge = match read_challenge_response(status, &reply) {
+            Ok(ChallengeReply::Issued(challenge)) => challenge,
+            other => panic!("{fleet}: {status} {other:?}"),
+        };
+        // Step 2 with a MAC from a secret that is not the device's.
+        let body = provision_body(
+            fleet,
+            "dev-1",
+            &DeviceSecret::from_bytes([5; 32]),
+            &challenge,
+        );
+        let (step2_status, _, step2_body) =
+            post_with(&client, &world.base, "/v1/provision", body).await;
+        shapes.push((
+            status,
+            keys,
+            json["expires_in"].clone(),
+            reply.len(),
+            header_names,
+            headers["content-length"].clone(),
+            step2_status,
+            step2_body,
+        ));
+    }
+    assert_eq!(shapes[0], shapes[1], "known vs unknown fleet");
+    assert_eq!(shapes[0].0, 200);
+    assert_eq!(shapes[0].6, 401);
+    world.finish().await;
 }
 
 #[tokio::test]
@@ -627,6 +776,9 @@ async fn no_secret_reaches_the_logs_or_the_database_file() {
     let body = approved.body.clone();
     approved.approved();
     let wrong = DeviceSecret::from_bytes([9; 32]);
+    // Other tests hit the refusal's log call site on their threads, without a subscriber; make
+    // sure its cached interest includes this thread's subscriber.
+    tracing::callsite::rebuild_interest_cache();
     assert_eq!(world.attempt("s", "dev-s", &wrong).await.status, 401);
 
     let fleet_key = *fleet.key();

@@ -31,6 +31,7 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use super::Provisioning;
+use super::fleets::Lookup;
 use super::store::{ChallengeRow, Contact, DeviceState};
 use crate::state::AppState;
 use crate::web::session::ClientAddr;
@@ -119,9 +120,12 @@ struct ChallengeRequest {
 }
 
 /// Step 1: a fresh single-use challenge for this device, stored for [`CHALLENGE_TTL_SECS`].
+/// Whether the fleet exists is not looked at: unknown fleets get the same answer, and no
+/// challenge of theirs ever verifies.
 pub async fn challenge(
     State(state): State<AppState>,
     Extension(provisioning): Extension<Arc<Provisioning>>,
+    ClientAddr(address): ClientAddr,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let body = match body_of(body) {
@@ -135,14 +139,9 @@ pub async fn challenge(
     if let Err(response) = names(&request.fleet, &request.device_id) {
         return response;
     }
-    match provisioning
-        .fleets
-        .get(&provisioning.store, &state.keys, &request.fleet)
-        .await
-    {
-        Ok(Some(_)) => {}
-        Ok(None) => return answer(StatusCode::NOT_FOUND, json!({"status": "unknown_fleet"})),
-        Err(error) => return internal("loading a fleet", &error),
+    if let Err(wait) = provisioning.limiter.issue(address) {
+        state.metrics.error("provision_rate_limited");
+        return rate_limited(wait);
     }
     let mut challenge = [0u8; CHALLENGE_LEN];
     if getrandom::fill(&mut challenge).is_err() {
@@ -156,7 +155,12 @@ pub async fn challenge(
     };
     if let Err(error) = provisioning
         .store
-        .insert_challenge(&challenge_hash(&challenge), &row)
+        .issue_challenge(
+            &challenge_hash(&challenge),
+            &row,
+            now,
+            super::OUTSTANDING_PER_DEVICE,
+        )
         .await
     {
         return internal("storing a challenge", &error);
@@ -212,80 +216,60 @@ pub async fn provision(
         Err(response) => return response,
     };
     let device_key = format!("{}/{}", request.fleet, request.device_id);
-    if let Some(wait) = provisioning.limiter.blocked(&device_key, address) {
+    let lookup = match provisioning
+        .fleets
+        .get_or_decoy(&provisioning.store, &state.keys, &request.fleet)
+        .await
+    {
+        Ok(lookup) => lookup,
+        Err(error) => return internal("loading a fleet", &error),
+    };
+    let fleet = lookup.fleet();
+    let secret = match fleet.device_secret(&request.device_id) {
+        Ok(secret) => secret,
+        Err(error) => return internal("deriving a device secret", &error),
+    };
+    // Cheap and first: the limits below only ever refuse a request whose MAC does not verify,
+    // so a device holding its secret is never locked out by others' failures.
+    let mac_valid =
+        verify_provision_mac(&secret, &challenge, &device_nonce, &request.device_id, &mac)
+            && matches!(lookup, Lookup::Known(_));
+    if !mac_valid && let Some(wait) = provisioning.limiter.failures_blocked(&device_key, address) {
         state.metrics.error("provision_rate_limited");
         return rate_limited(wait);
     }
-    match authenticate(
-        &state,
-        &provisioning,
-        &request,
-        &challenge,
-        &device_nonce,
-        &mac,
-    )
-    .await
-    {
-        Ok(Some((auto_approve, secret))) => {
-            let exchange = Exchange {
-                request: &request,
-                secret: &secret,
-                challenge: &challenge,
-                device_nonce: &device_nonce,
-                address,
-                auto_approve,
-            };
-            respond(&state, &provisioning, &exchange).await
-        }
-        Ok(None) => {
-            provisioning.limiter.record_failure(&device_key, address);
-            state.metrics.error("provision_unauthorized");
-            tracing::info!(fleet = %request.fleet, device_id = %request.device_id, "provisioning refused: bad MAC or challenge");
-            unauthorized()
-        }
-        Err(response) => response,
-    }
-}
-
-/// The fleet's auto-approve flag and the device secret when the challenge was issued to this
-/// device, is unexpired and unused, and the MAC verifies; `None` otherwise. The challenge is
-/// consumed in every case.
-async fn authenticate(
-    state: &AppState,
-    provisioning: &Provisioning,
-    request: &ProvisionRequest,
-    challenge: &[u8; CHALLENGE_LEN],
-    device_nonce: &[u8; DEVICE_NONCE_LEN],
-    mac: &[u8; MAC_LEN],
-) -> Result<Option<(bool, DeviceSecret)>, Response> {
-    let taken = provisioning
+    // Single use whatever happens next.
+    let issued = match provisioning
         .store
-        .take_challenge(&challenge_hash(challenge))
+        .take_challenge(&challenge_hash(&challenge))
         .await
-        .map_err(|error| internal("taking a challenge", &error))?;
-    let Some(issued) = taken else {
-        return Ok(None);
-    };
-    if issued.fleet != request.fleet
-        || issued.device_id != request.device_id
-        || issued.expires_at < state.clock.now()
     {
-        return Ok(None);
+        Ok(issued) => issued,
+        Err(error) => return internal("taking a challenge", &error),
+    };
+    let issued_to_device = issued
+        .as_ref()
+        .is_some_and(|c| c.fleet == request.fleet && c.device_id == request.device_id);
+    let unexpired = issued
+        .as_ref()
+        .is_some_and(|c| c.expires_at >= state.clock.now());
+    if mac_valid && issued_to_device && unexpired {
+        let exchange = Exchange {
+            request: &request,
+            secret: &secret,
+            challenge: &challenge,
+            device_nonce: &device_nonce,
+            address,
+            auto_approve: fleet.auto_approve,
+        };
+        return respond(&state, &provisioning, &exchange).await;
     }
-    let fleet = match provisioning
-        .fleets
-        .get(&provisioning.store, &state.keys, &request.fleet)
-        .await
-    {
-        Ok(Some(fleet)) => fleet,
-        Ok(None) => return Ok(None),
-        Err(error) => return Err(internal("loading a fleet", &error)),
-    };
-    let secret = fleet
-        .device_secret(&request.device_id)
-        .map_err(|error| internal("deriving a device secret", &error))?;
-    let valid = verify_provision_mac(&secret, challenge, device_nonce, &request.device_id, mac);
-    Ok(valid.then_some((fleet.auto_approve, secret)))
+    // Only a wrong MAC over a challenge really issued to this device counts against it.
+    let against_device = (!mac_valid && issued_to_device).then_some(device_key.as_str());
+    provisioning.limiter.record_failure(against_device, address);
+    state.metrics.error("provision_unauthorized");
+    tracing::info!(fleet = %request.fleet, device_id = %request.device_id, "provisioning refused: bad MAC or challenge");
+    unauthorized()
 }
 
 struct Exchange<'a> {

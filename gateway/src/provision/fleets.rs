@@ -116,16 +116,43 @@ pub async fn load(store: &ProvisionStore, keys: &KeyRing, name: &str) -> Result<
     open(keys, &row)
 }
 
+/// Names remembered as "no such fleet" at most (an attacker can name any number of fleets).
+const ABSENT_CACHED: usize = 4096;
+
 /// Opened fleets by name, each reused for `CACHE_TTL` (keys never change; the TTL bounds
-/// how long a policy change made by another instance takes to be seen).
+/// how long a policy change made by another instance takes to be seen). Names without a fleet
+/// are remembered the same way, so that a request naming an unknown fleet costs what one naming
+/// a known fleet does (no timing oracle for fleet names).
 #[derive(Default)]
 pub struct FleetCache {
-    entries: Mutex<HashMap<String, (Instant, std::sync::Arc<Fleet>)>>,
+    entries: Mutex<HashMap<String, CachedLookup>>,
 }
+
+/// When a name was looked up, and the fleet if there is one.
+type CachedLookup = (Instant, Option<std::sync::Arc<Fleet>>);
 
 impl std::fmt::Debug for FleetCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("FleetCache(..)")
+    }
+}
+
+/// A fleet found by [`FleetCache::get_or_decoy`].
+#[derive(Debug)]
+pub enum Lookup {
+    Known(std::sync::Arc<Fleet>),
+    /// No such fleet: a stand-in of that name with an all-zero key, so that the request takes
+    /// the same path (derivation, MAC check) as one for a known fleet. It is refused whatever
+    /// its MAC, so the key need not be secret.
+    Unknown(Fleet),
+}
+
+impl Lookup {
+    pub fn fleet(&self) -> &Fleet {
+        match self {
+            Self::Known(fleet) => fleet,
+            Self::Unknown(fleet) => fleet,
+        }
     }
 }
 
@@ -137,20 +164,42 @@ impl FleetCache {
         keys: &KeyRing,
         name: &str,
     ) -> Result<Option<std::sync::Arc<Fleet>>, FleetError> {
-        if let Some(fleet) = self.cached(name) {
-            return Ok(Some(fleet));
+        if let Some(cached) = self.cached(name) {
+            return Ok(cached);
         }
-        let Some(row) = store.fleet(name).await? else {
-            return Ok(None);
+        let fleet = match store.fleet(name).await? {
+            Some(row) => Some(std::sync::Arc::new(open(keys, &row)?)),
+            None => None,
         };
-        let fleet = std::sync::Arc::new(open(keys, &row)?);
         if let Ok(mut entries) = self.entries.lock() {
-            entries.insert(name.to_owned(), (Instant::now(), fleet.clone()));
+            let absent = entries.values().filter(|(_, f)| f.is_none()).count();
+            if fleet.is_some() || absent < ABSENT_CACHED {
+                entries.insert(name.to_owned(), (Instant::now(), fleet.clone()));
+            } else {
+                entries.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+            }
         }
-        Ok(Some(fleet))
+        Ok(fleet)
     }
 
-    fn cached(&self, name: &str) -> Option<std::sync::Arc<Fleet>> {
+    /// The fleet, or a decoy of that name that takes the same path through MAC verification.
+    pub async fn get_or_decoy(
+        &self,
+        store: &ProvisionStore,
+        keys: &KeyRing,
+        name: &str,
+    ) -> Result<Lookup, FleetError> {
+        Ok(match self.get(store, keys, name).await? {
+            Some(fleet) => Lookup::Known(fleet),
+            None => Lookup::Unknown(Fleet {
+                name: name.to_owned(),
+                key: Zeroizing::new([0; FLEET_KEY_LEN]),
+                auto_approve: false,
+            }),
+        })
+    }
+
+    fn cached(&self, name: &str) -> Option<Option<std::sync::Arc<Fleet>>> {
         let entries = self.entries.lock().ok()?;
         let (at, fleet) = entries.get(name)?;
         (at.elapsed() < CACHE_TTL).then(|| fleet.clone())

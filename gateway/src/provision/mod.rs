@@ -5,9 +5,10 @@
 //!   cache. A fleet key is 32 random bytes, stored sealed under the master key ring (row
 //!   identity `provision_fleets.fleet_key.<name>`, re-sealed on master-key rotation).
 //! - [`api`]: `POST /v1/provision/challenge` and `POST /v1/provision`. Challenges are stored
-//!   (as SHA-256) in the database with a 60 s expiry and deleted when used, so any instance can
-//!   answer step 2; MACs are compared in constant time; failures are rate-limited per device and
-//!   per source address ([`limiter`]).
+//!   (as SHA-256) in the database with a 60 s expiry, at most [`OUTSTANDING_PER_DEVICE`] per
+//!   device, and deleted when used, so any instance can answer step 2; MACs are checked first
+//!   and in constant time; challenge issuance and failures are limited ([`limiter`]). Unknown
+//!   fleets are answered exactly like known ones.
 //! - [`admin`]: the fleets-and-devices section of the admin page with CSRF-checked approve /
 //!   revoke, and the `fleets`/`devices` part of `/api/status`.
 //! - [`store`]: the SQL (migrations `*_provision.sql` for SQLite and PostgreSQL).
@@ -44,12 +45,15 @@ pub const SEALED_COLUMN: SealedColumn = SealedColumn {
 /// How many challenges are issued between two sweeps of expired ones.
 const PURGE_EVERY: u64 = 256;
 
-/// Per-router runtime state: the store, opened fleet keys and the failure limiter.
+/// Unexpired challenges kept per device; issuing another replaces the oldest.
+pub const OUTSTANDING_PER_DEVICE: u32 = 4;
+
+/// Per-router runtime state: the store, opened fleet keys and the limiter.
 #[derive(Debug)]
 pub struct Provisioning {
     pub store: store::ProvisionStore,
     pub fleets: fleets::FleetCache,
-    pub limiter: limiter::FailureLimiter,
+    pub limiter: limiter::ProvisionLimiter,
     issued: AtomicU64,
 }
 
@@ -58,7 +62,7 @@ impl Provisioning {
         Self {
             store: store::ProvisionStore::new(state.db.clone()),
             fleets: fleets::FleetCache::default(),
-            limiter: limiter::FailureLimiter::default(),
+            limiter: limiter::ProvisionLimiter::new(state.config.timings.provisioning),
             issued: AtomicU64::new(0),
         }
     }

@@ -141,18 +141,62 @@ impl ProvisionStore {
         rows.iter().map(fleet_from).collect()
     }
 
-    pub async fn insert_challenge(&self, hash: &str, row: &ChallengeRow) -> Result<(), StoreError> {
+    /// Stores a new challenge for a device, keeping at most `outstanding` unexpired ones per
+    /// device: older (and expired) ones of that device are deleted first, so a flood of
+    /// requests naming a device adds no rows and never stops it from getting a challenge.
+    pub async fn issue_challenge(
+        &self,
+        hash: &str,
+        row: &ChallengeRow,
+        now: i64,
+        outstanding: u32,
+    ) -> Result<(), StoreError> {
         let _turn = self.write_turn().await;
+        let mut tx = self.db.pool().begin().await?;
+        // LIMIT before OFFSET for SQLite; a large LIMIT as PostgreSQL refuses a negative one.
         sqlx::query(
-            "INSERT INTO provision_challenges (challenge_hash, fleet, device_id, expires_at) VALUES ($1, $2, $3, $4)",
+            "DELETE FROM provision_challenges WHERE fleet = $1 AND device_id = $2 AND \
+             (expires_at < $3 OR challenge_hash IN (SELECT challenge_hash FROM provision_challenges \
+               WHERE fleet = $1 AND device_id = $2 \
+               ORDER BY issued DESC LIMIT 1000000 OFFSET $4))",
+        )
+        .bind(&row.fleet)
+        .bind(&row.device_id)
+        .bind(now)
+        .bind(i64::from(outstanding.saturating_sub(1)))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO provision_challenges (challenge_hash, fleet, device_id, expires_at, issued) \
+             VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(issued), 0) + 1 FROM provision_challenges \
+               WHERE fleet = $2 AND device_id = $3))",
         )
         .bind(hash)
         .bind(&row.fleet)
         .bind(&row.device_id)
         .bind(row.expires_at)
-        .execute(self.db.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Unexpired challenges stored for a device (tests: the per-device bound).
+    pub async fn outstanding_challenges(
+        &self,
+        fleet: &str,
+        device_id: &str,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM provision_challenges WHERE fleet = $1 AND device_id = $2 AND expires_at >= $3",
+        )
+        .bind(fleet)
+        .bind(device_id)
+        .bind(now)
+        .fetch_one(self.db.pool())
+        .await?;
+        Ok(row.try_get(0)?)
     }
 
     /// Deletes and returns the challenge (single use, whatever happens next).

@@ -141,6 +141,15 @@ impl Db {
         self.backend
     }
 
+    /// SQL for the database server's current unix time in whole seconds. Times that several
+    /// instances compare (row leases) come from here, never from an instance's own clock.
+    pub fn now_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "CAST(strftime('%s', 'now') AS BIGINT)",
+            Backend::Postgres => "CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp())) AS BIGINT)",
+        }
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -180,12 +180,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn upsert_connection(&self, connection: &ConnectionRecord) -> Result<(), StoreError>;
     async fn connection(&self, id: &str) -> Result<Option<ConnectionRecord>, StoreError>;
     async fn connections(&self) -> Result<Vec<ConnectionRecord>, StoreError>;
+    /// Stores refreshed tokens only while `owner` holds the row lease (by the database's
+    /// clock); `false` means the lease was lost or taken over and nothing was written.
     async fn update_tokens(
         &self,
         id: &str,
+        owner: &str,
         update: &TokenUpdate,
         now: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     async fn set_connection_state(
         &self,
         id: &str,
@@ -195,20 +198,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn record_key_check(&self, id: &str, valid: bool, now: i64) -> Result<(), StoreError>;
     /// Marks the connection disconnected and erases every sealed secret of it.
     async fn wipe_connection(&self, id: &str, now: i64) -> Result<(), StoreError>;
-    /// Takes the row lease if it is free or expired; `true` means this owner holds it until `until`.
-    async fn try_lease(
-        &self,
-        id: &str,
-        owner: &str,
-        now: i64,
-        until: i64,
-    ) -> Result<bool, StoreError>;
+    /// Takes the row lease for `lease_secs` if it is free or expired, or extends it for its
+    /// owner; `true` means `owner` holds it. Expiry is reckoned by the database's clock, so
+    /// instances with skewed clocks agree on it.
+    async fn try_lease(&self, id: &str, owner: &str, lease_secs: i64) -> Result<bool, StoreError>;
     async fn release_lease(&self, id: &str, owner: &str) -> Result<(), StoreError>;
 
     // Admin authentication.
     async fn admin_password_hash(&self) -> Result<Option<String>, StoreError>;
     /// Stores the hash only if none exists yet; returns whether this call stored it.
     async fn init_admin_password_hash(&self, hash: &str, now: i64) -> Result<bool, StoreError>;
+    /// Replaces the credential and deletes every admin session, in one transaction (a changed
+    /// secret must not leave sessions opened with the old one).
     async fn replace_admin_password_hash(&self, hash: &str, now: i64) -> Result<(), StoreError>;
     async fn create_session(
         &self,

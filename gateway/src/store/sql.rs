@@ -198,20 +198,31 @@ impl Store for SqlStore {
         rows.iter().map(connection_from_row).collect()
     }
 
-    async fn update_tokens(&self, id: &str, u: &TokenUpdate, now: i64) -> Result<(), StoreError> {
-        self.write_connections(
-            sqlx::query(
-                "UPDATE connections SET access_token = $1, refresh_token = COALESCE($2, refresh_token), \
-                     access_expires_at = $3, updated_at = $4 WHERE id = $5",
+    async fn update_tokens(
+        &self,
+        id: &str,
+        owner: &str,
+        u: &TokenUpdate,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE connections SET access_token = $1, refresh_token = COALESCE($2, refresh_token), \
+                 access_expires_at = $3, updated_at = $4 \
+             WHERE id = $5 AND lease_owner = $6 AND lease_until > {db_now}",
+            db_now = self.db.now_sql()
+        );
+        let done = self
+            .write_connections(
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(&u.sealed_access_token)
+                    .bind(&u.sealed_refresh_token)
+                    .bind(u.access_expires_at)
+                    .bind(now)
+                    .bind(id)
+                    .bind(owner),
             )
-            .bind(&u.sealed_access_token)
-            .bind(&u.sealed_refresh_token)
-            .bind(u.access_expires_at)
-            .bind(now)
-            .bind(id),
-        )
-        .await?;
-        Ok(())
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn set_connection_state(
@@ -255,24 +266,19 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn try_lease(
-        &self,
-        id: &str,
-        owner: &str,
-        now: i64,
-        until: i64,
-    ) -> Result<bool, StoreError> {
+    async fn try_lease(&self, id: &str, owner: &str, lease_secs: i64) -> Result<bool, StoreError> {
         // Portable compare-and-set: exactly one instance sees rows_affected == 1.
-        let done = sqlx::query(
-            "UPDATE connections SET lease_owner = $1, lease_until = $2 \
-             WHERE id = $3 AND (lease_until <= $4 OR lease_owner = $1)",
-        )
-        .bind(owner)
-        .bind(until)
-        .bind(id)
-        .bind(now)
-        .execute(self.db.pool())
-        .await?;
+        let sql = format!(
+            "UPDATE connections SET lease_owner = $1, lease_until = {db_now} + $2 \
+             WHERE id = $3 AND (lease_until <= {db_now} OR lease_owner = $1)",
+            db_now = self.db.now_sql()
+        );
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(owner)
+            .bind(lease_secs)
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -305,14 +311,19 @@ impl Store for SqlStore {
     }
 
     async fn replace_admin_password_hash(&self, hash: &str, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.db.pool().begin().await?;
         sqlx::query(
             "INSERT INTO admin_credential (id, password_hash, created_at) VALUES (1, $1, $2) \
              ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash, created_at = excluded.created_at",
         )
         .bind(hash)
         .bind(now)
-        .execute(self.db.pool())
+        .execute(&mut *tx)
         .await?;
+        sqlx::query("DELETE FROM admin_sessions")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 

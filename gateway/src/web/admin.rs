@@ -7,10 +7,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::WebError;
+use super::login_guard::{SignIn, sign_in};
 use super::pages::{self, AdminView};
-use super::session::{
-    AdminSession, ClientAddr, clearing_cookie, create_session, current_session, verify_password,
-};
+use super::session::{AdminSession, ClientAddr, clearing_cookie, create_session, current_session};
 use crate::state::AppState;
 use crate::upkeep;
 
@@ -21,19 +20,36 @@ fn html(markup: maud::Markup) -> Response {
     axum::response::Html(markup.into_string()).into_response()
 }
 
-/// Only same-site relative paths are followed after login (no open redirect).
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.contains('\\')
-                && n.len() <= 2048 =>
-        {
-            n.to_owned()
-        }
-        _ => "/".to_owned(),
+/// Longest `next` followed after login.
+const NEXT_MAX_LEN: usize = 2048;
+
+/// Where to go after login: `next` only if it is a path on the gateway's own origin, else `/`
+/// (no open redirect). Browsers drop tabs and newlines from URLs and read `\` as `/`, and
+/// some proxies decode `%2F`/`%5C`, so anything but printable ASCII, and backslashes (raw,
+/// or percent-encoded in the path), is refused before the same-origin check.
+fn safe_next(public_url: &url::Url, next: Option<&str>) -> String {
+    next.and_then(|next| same_origin_path(public_url, next))
+        .unwrap_or_else(|| "/".to_owned())
+}
+
+fn same_origin_path(public_url: &url::Url, next: &str) -> Option<String> {
+    // Only printable ASCII: no controls, whitespace (any Unicode kind) or other invisibles.
+    let suspicious = |c: char| !c.is_ascii_graphic() || c == '\\';
+    if next.len() > NEXT_MAX_LEN
+        || !next.starts_with('/')
+        || next.starts_with("//")
+        || next.contains(suspicious)
+    {
+        return None;
     }
+    let path = next.split(['?', '#']).next().unwrap_or_default();
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    if decoded.starts_with("//") || decoded.contains(suspicious) {
+        return None;
+    }
+    let resolved = public_url.join(next).ok()?;
+    (resolved.origin() == public_url.origin())
+        .then(|| resolved[url::Position::BeforePath..].to_owned())
 }
 
 #[derive(Debug, Deserialize)]
@@ -41,8 +57,12 @@ pub struct LoginQuery {
     next: Option<String>,
 }
 
-pub async fn login_page(Query(query): Query<LoginQuery>) -> Response {
-    html(pages::login(&safe_next(query.next.as_deref()), None))
+pub async fn login_page(
+    State(state): State<AppState>,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    let next = safe_next(&state.config.public_url, query.next.as_deref());
+    html(pages::login(&next, None))
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,33 +76,31 @@ pub async fn login(
     ClientAddr(ip): ClientAddr,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
-    let next = safe_next(form.next.as_deref());
-    if !state.login_limiter.allows(ip) {
-        state.metrics.login("rate_limited");
-        let page = pages::login(
-            &next,
-            Some("Too many failed sign-in attempts. Wait a few minutes."),
-        );
-        return Ok((
-            StatusCode::TOO_MANY_REQUESTS,
-            axum::response::Html(page.into_string()),
-        )
-            .into_response());
-    }
-    if !verify_password(&state, form.password).await? {
-        state.login_limiter.record_failure(ip);
-        state.metrics.login("failed");
-        let page = pages::login(&next, Some("Wrong password or token."));
-        return Ok((
+    let next = safe_next(&state.config.public_url, form.next.as_deref());
+    let refusal = |status: StatusCode, message: &str| {
+        let page = pages::login(&next, Some(message));
+        (status, axum::response::Html(page.into_string())).into_response()
+    };
+    match sign_in(&state, ip, form.password).await? {
+        SignIn::Accepted => {
+            let (_session, cookie) = create_session(&state).await?;
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
+        }
+        SignIn::Refused => Ok(refusal(
             StatusCode::UNAUTHORIZED,
-            axum::response::Html(page.into_string()),
-        )
-            .into_response());
+            "Wrong password or token.",
+        )),
+        SignIn::Throttled { retry_after_secs } => {
+            let mut response = refusal(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("Too many sign-in attempts. Try again in {retry_after_secs} s."),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_secs.into());
+            Ok(response)
+        }
     }
-    state.login_limiter.record_success(ip);
-    state.metrics.login("ok");
-    let (_session, cookie) = create_session(&state).await?;
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -164,4 +182,77 @@ pub async fn disconnect(
         return Err(WebError::NotFound);
     }
     Ok(Redirect::to("/").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_followed_only_to_paths_on_the_same_origin() {
+        let public = url::Url::parse("https://gw.example.com/").unwrap();
+        let refused = [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "\\\\evil.example",
+            "/\\evil.example",
+            "/\\/evil.example",
+            "/%09/evil.example",
+            "/%0A/evil.example",
+            "/%0d/evil.example",
+            "/%20/evil.example",
+            "/%5Cevil.example",
+            "/%5c/evil.example",
+            "/%2F%2Fevil.example",
+            "/%2f/evil.example",
+            "/%2F/evil.example",
+            "%2F%2Fevil.example",
+            "%2f%2fevil.example",
+            "//evil.example",
+            "///evil.example",
+            "https:evil.example",
+            "https:/evil.example",
+            "https://evil.example/",
+            "https://gw.example.com/",
+            "javascript:alert(1)",
+            "evil.example",
+            " /x",
+            "/x y",
+            "/\u{0}x",
+            "/\u{a0}x",
+            "/\u{2028}x",
+            "/\u{feff}x",
+            "",
+        ];
+        for next in refused {
+            assert_eq!(safe_next(&public, Some(next)), "/", "{next:?}");
+        }
+        assert_eq!(safe_next(&public, None), "/");
+        assert_eq!(
+            safe_next(&public, Some(&format!("/{}", "a".repeat(NEXT_MAX_LEN)))),
+            "/"
+        );
+        for next in [
+            "/",
+            "/connections",
+            "/oauth/onboard?domain=datadoghq.eu&site=https%3A%2F%2Fapp.datadoghq.eu",
+            "/a/../b",
+        ] {
+            let followed = safe_next(&public, Some(next));
+            assert!(
+                followed.starts_with('/') && !followed.starts_with("//"),
+                "{followed}"
+            );
+            assert_eq!(
+                public.join(&followed).unwrap().origin(),
+                public.origin(),
+                "{next}"
+            );
+        }
+        assert_eq!(
+            safe_next(&public, Some("/oauth/onboard?domain=datadoghq.eu")),
+            "/oauth/onboard?domain=datadoghq.eu"
+        );
+    }
 }

@@ -8,7 +8,8 @@ use secrecy::SecretString;
 use serde::Serialize;
 
 use super::WebError;
-use super::session::{ClientAddr, current_session, verify_password};
+use super::login_guard::{SignIn, sign_in};
+use super::session::{ClientAddr, current_session};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize)]
@@ -54,22 +55,18 @@ pub async fn status(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let authorised = match bearer(&headers) {
-        Some(token) => {
-            if !state.login_limiter.allows(ip) {
-                state.metrics.login("rate_limited");
+        Some(token) => match sign_in(&state, ip, SecretString::from(token.to_owned())).await? {
+            SignIn::Accepted => true,
+            SignIn::Refused => false,
+            SignIn::Throttled { retry_after_secs } => {
                 return Ok((
                     StatusCode::TOO_MANY_REQUESTS,
-                    Json(serde_json::json!({"error": "rate limited"})),
+                    [(header::RETRY_AFTER, retry_after_secs.to_string())],
+                    Json(serde_json::json!({"error": "rate limited", "retry_after": retry_after_secs})),
                 )
                     .into_response());
             }
-            let ok = verify_password(&state, SecretString::from(token.to_owned())).await?;
-            if !ok {
-                state.login_limiter.record_failure(ip);
-                state.metrics.login("failed");
-            }
-            ok
-        }
+        },
         None => current_session(&state, &headers).await?.is_some(),
     };
     if !authorised {

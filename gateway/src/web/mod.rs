@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod advice;
 pub mod api;
+pub mod login_guard;
 pub mod oauth;
 pub mod pages;
 pub mod session;

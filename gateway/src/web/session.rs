@@ -1,13 +1,11 @@
-//! Admin authentication: Argon2id credential, session cookies, CSRF tokens, login rate limiting.
+//! Admin authentication: Argon2id credential, session cookies, CSRF tokens (sign-in throttling
+//! is [`super::login_guard`]).
 
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use base64::Engine as _;
 use http::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
@@ -19,11 +17,6 @@ use crate::state::AppState;
 use crate::store::StoreError;
 
 pub const SESSION_COOKIE: &str = "ddlink_session";
-/// Failed logins allowed per source address within [`LIMIT_WINDOW`].
-const FAILURES_PER_ADDRESS: usize = 5;
-/// Failed logins allowed in total within [`LIMIT_WINDOW`] (slows distributed guessing).
-const FAILURES_TOTAL: usize = 50;
-const LIMIT_WINDOW: Duration = Duration::from_secs(300);
 
 /// A logged-in admin (the cookie's token is never stored, only its hash).
 #[derive(Debug)]
@@ -131,6 +124,45 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
         .to_string())
 }
 
+/// Whether `candidate` matches an Argon2 PHC string (deliberately slow: ~19 MiB, tens of ms).
+pub fn password_matches(stored: &str, candidate: &str) -> bool {
+    password_matches_in(stored, candidate.as_bytes(), &mut Argon2Memory::default())
+}
+
+/// Argon2 working memory, reused from one check to the next. Allocating it afresh for every
+/// check makes the allocator keep a freed 19 MiB block in each thread's arena, so resident
+/// memory grows with the number of threads checks happen to run on.
+#[derive(Debug, Default)]
+pub struct Argon2Memory(Vec<argon2::Block>);
+
+/// [`password_matches`] with the working memory given (resized as the hash's parameters need).
+pub fn password_matches_in(stored: &str, candidate: &[u8], memory: &mut Argon2Memory) -> bool {
+    let Ok(hash) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let algorithm = argon2::Algorithm::try_from(hash.algorithm);
+    let version = hash
+        .version
+        .map_or(Ok(argon2::Version::default()), argon2::Version::try_from);
+    let params = argon2::Params::try_from(&hash);
+    let (Ok(algorithm), Ok(version), Ok(params)) = (algorithm, version, params) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    memory.0.resize(params.block_count(), argon2::Block::new());
+    let mut computed = zeroize::Zeroizing::new(vec![0u8; expected.len()]);
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(candidate, salt, &mut computed, &mut memory.0)
+        .is_ok()
+        && bool::from(computed.as_slice().ct_eq(expected.as_bytes()))
+}
+
 /// Verifies against the stored Argon2id hash (on a blocking thread: it is deliberately slow).
 pub async fn verify_password(
     state: &AppState,
@@ -139,107 +171,17 @@ pub async fn verify_password(
     let Some(stored) = state.store.admin_password_hash().await? else {
         return Ok(false);
     };
-    let verified = tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored).is_ok_and(|hash| {
-            Argon2::default()
-                .verify_password(candidate.expose_secret().as_bytes(), &hash)
-                .is_ok()
-        })
-    })
-    .await
-    .unwrap_or(false);
+    let verified =
+        tokio::task::spawn_blocking(move || password_matches(&stored, candidate.expose_secret()))
+            .await
+            .unwrap_or(false);
     Ok(verified)
-}
-
-/// Sliding-window limit on failed logins, per source address and overall.
-#[derive(Debug, Default)]
-pub struct LoginLimiter {
-    failures: Mutex<FailureLog>,
-}
-
-/// Times of recent failed logins.
-#[derive(Debug, Default)]
-struct FailureLog {
-    per_address: HashMap<IpAddr, VecDeque<Instant>>,
-    total: VecDeque<Instant>,
-}
-
-impl LoginLimiter {
-    /// Whether another attempt from `addr` may be checked now.
-    pub fn allows(&self, addr: Option<IpAddr>) -> bool {
-        let addr = bucket(addr);
-        let Ok(mut guard) = self.failures.lock() else {
-            return false;
-        };
-        let log = &mut *guard;
-        let now = Instant::now();
-        prune(&mut log.total, now);
-        if log.total.len() >= FAILURES_TOTAL {
-            return false;
-        }
-        match log.per_address.get_mut(&addr) {
-            Some(list) => {
-                prune(list, now);
-                list.len() < FAILURES_PER_ADDRESS
-            }
-            None => true,
-        }
-    }
-
-    pub fn record_failure(&self, addr: Option<IpAddr>) {
-        let addr = bucket(addr);
-        if let Ok(mut guard) = self.failures.lock() {
-            let log = &mut *guard;
-            let now = Instant::now();
-            log.total.push_back(now);
-            log.per_address.entry(addr).or_default().push_back(now);
-            // Bound memory: forget addresses whose failures all expired.
-            log.per_address.retain(|_, list| {
-                prune(list, now);
-                !list.is_empty()
-            });
-        }
-    }
-
-    pub fn record_success(&self, addr: Option<IpAddr>) {
-        if let Ok(mut guard) = self.failures.lock() {
-            guard.per_address.remove(&bucket(addr));
-        }
-    }
-}
-
-/// Requests without a known peer address (in-process callers) share one bucket.
-fn bucket(addr: Option<IpAddr>) -> IpAddr {
-    addr.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
-}
-
-fn prune(list: &mut VecDeque<Instant>, now: Instant) {
-    while list
-        .front()
-        .is_some_and(|t| now.duration_since(*t) > LIMIT_WINDOW)
-    {
-        list.pop_front();
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limiter_blocks_an_address_after_repeated_failures() {
-        let limiter = LoginLimiter::default();
-        let attacker = Some(IpAddr::from([10, 0, 0, 1]));
-        let other = Some(IpAddr::from([10, 0, 0, 2]));
-        for _ in 0..FAILURES_PER_ADDRESS {
-            assert!(limiter.allows(attacker));
-            limiter.record_failure(attacker);
-        }
-        assert!(!limiter.allows(attacker));
-        assert!(limiter.allows(other));
-        limiter.record_success(attacker);
-        assert!(limiter.allows(attacker));
-    }
+    use argon2::password_hash::PasswordVerifier as _;
 
     #[test]
     fn password_hashes_are_argon2id_and_verify() {
@@ -256,6 +198,15 @@ mod tests {
                 .verify_password(b"wrong", &parsed)
                 .is_err()
         );
+        let mut memory = Argon2Memory::default();
+        assert!(password_matches_in(&hash, b"correct horse", &mut memory));
+        assert!(!password_matches_in(&hash, b"correct horsf", &mut memory));
+        assert!(!password_matches_in(
+            "$argon2id$v=19$m=8,t=1,p=1$bad",
+            b"x",
+            &mut memory
+        ));
+        assert!(password_matches(&hash, "correct horse"));
     }
 
     #[test]

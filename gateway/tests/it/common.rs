@@ -4,14 +4,14 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use ddlink_core::site::Site;
-use ddlink_gateway::clock::Clock;
-use ddlink_gateway::config::{AdminCredential, Config, MasterKeySource, SitePolicy, Timings};
+use ddlink_gateway::config::{Config, SitePolicy};
 use ddlink_gateway::http_client::{
     HttpRequest, HttpResponse, Transport, TransportError, TransportFuture,
 };
 use ddlink_gateway::store::{DbOptions, sqlite_url_for_path};
-use secrecy::SecretString;
 
+#[path = "../gateway_config/mod.rs"]
+mod gateway_config;
 #[path = "../pg_schema/mod.rs"]
 pub mod pg_schema;
 
@@ -25,21 +25,7 @@ pub fn sqlite_db(dir: &std::path::Path) -> DbOptions {
 
 /// A production-style configuration (all nine regions) with a SQLite file in `dir`.
 pub fn config(dir: &std::path::Path, public_url: &str) -> Config {
-    Config {
-        public_url: url::Url::parse(public_url).unwrap(),
-        database: sqlite_db(dir),
-        client_id: "test-client".into(),
-        client_secret: SecretString::from(CLIENT_SECRET.to_owned()),
-        scopes: vec!["api_keys_write".into()],
-        master_key: MasterKeySource::FileOrGenerate(dir.join("master.key")),
-        previous_master_keys: Vec::new(),
-        admin: AdminCredential::Token(SecretString::from(ADMIN_TOKEN.to_owned())),
-        sites: SitePolicy::all_regions(),
-        timings: Timings::default(),
-        resolve: Vec::new(),
-        tile_url: None,
-        clock: Clock::system(),
-    }
+    gateway_config::gateway_config(dir, public_url, sqlite_db(dir), ADMIN_TOKEN, CLIENT_SECRET)
 }
 
 /// A sandbox-policy configuration for the emulator at `domain`.

@@ -253,3 +253,129 @@ async fn restarting_with_a_new_master_key_reseals_stored_secrets() {
         b"verifier"
     );
 }
+
+/// The session named by a `Set-Cookie` value, as a request would present it.
+fn cookie_headers(set_cookie: &str) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    let pair = set_cookie.split(';').next().unwrap();
+    headers.insert(http::header::COOKIE, pair.parse().unwrap());
+    headers
+}
+
+#[tokio::test]
+async fn changing_the_admin_credential_signs_out_every_session() {
+    use ddlink_gateway::web::session::{create_session, current_session, hash_password};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path(), "https://gw.example.com");
+    let first = Gateway::start(config.clone()).await.unwrap();
+    let (_, cookie) = create_session(first.state()).await.unwrap();
+    let headers = cookie_headers(&cookie);
+    assert!(
+        current_session(first.state(), &headers)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    first.state().db.close().await;
+
+    // The same credential again (a restart): the session survives.
+    let same = Gateway::start(config.clone()).await.unwrap();
+    assert!(
+        current_session(same.state(), &headers)
+            .await
+            .unwrap()
+            .is_some(),
+        "a restart with the same credential kept the session"
+    );
+    same.state().db.close().await;
+
+    // A new token: every session is gone.
+    config.admin = AdminCredential::Token("a-rotated-admin-token-98765".to_owned().into());
+    let rotated = Gateway::start(config.clone()).await.unwrap();
+    assert!(
+        current_session(rotated.state(), &headers)
+            .await
+            .unwrap()
+            .is_none(),
+        "a session outlived the credential change"
+    );
+    let (_, cookie) = create_session(rotated.state()).await.unwrap();
+    let headers = cookie_headers(&cookie);
+    rotated.state().db.close().await;
+
+    // A new password hash from the configuration: the same.
+    config.admin = AdminCredential::PasswordHash(hash_password("a new admin password").unwrap());
+    let rehashed = Gateway::start(config).await.unwrap();
+    assert!(
+        current_session(rehashed.state(), &headers)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    rehashed.state().db.close().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_state_directory_others_can_write_or_own_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    for mode in [0o770, 0o707, 0o777] {
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(mode)).unwrap();
+        let err = ddlink_gateway::create_private_dir(&state).unwrap_err();
+        assert!(err.to_string().contains("writable"), "{mode:o}: {err}");
+        let mut config = common::config(&state, "https://gw.example.com");
+        config.master_key =
+            ddlink_gateway::config::MasterKeySource::FileOrGenerate(state.join("master.key"));
+        let err = Gateway::start(config).await.unwrap_err();
+        assert!(format!("{err:#}").contains("writable"), "{err:#}");
+    }
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    ddlink_gateway::create_private_dir(&state).unwrap();
+
+    // Owned by another user: as root, hand it to `nobody`; otherwise `/` is someone else's.
+    let foreign = if rustix::process::geteuid().is_root() {
+        std::os::unix::fs::chown(&state, Some(65534), Some(65534)).unwrap();
+        state.clone()
+    } else {
+        std::path::PathBuf::from("/")
+    };
+    let err = ddlink_gateway::create_private_dir(&foreign).unwrap_err();
+    assert!(err.to_string().contains("owned by"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn secret_files_refuse_symlinks_and_get_owner_only_modes() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let target = dir.path().join("elsewhere");
+    std::fs::write(&target, "untouched").unwrap();
+
+    // A link planted where the admin token goes is not followed.
+    let token = dir.path().join("admin-token");
+    std::os::unix::fs::symlink(&target, &token).unwrap();
+    assert!(ddlink_gateway::write_private_file(&token, "secret").is_err());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
+
+    // Nor where a generated master key is read from or created.
+    let key = dir.path().join("master.key");
+    std::os::unix::fs::symlink(&target, &key).unwrap();
+    assert!(ddlink_gateway::crypto::MasterKey::load_or_create_file(&key).is_err());
+    let dangling = dir.path().join("dangling.key");
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+    assert!(ddlink_gateway::crypto::MasterKey::load_or_create_file(&dangling).is_err());
+    assert!(!dir.path().join("nowhere").exists());
+
+    // An existing file with a loose mode is tightened when rewritten.
+    let loose = dir.path().join("loose");
+    std::fs::write(&loose, "old").unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    ddlink_gateway::write_private_file(&loose, "new").unwrap();
+    let mode = std::fs::metadata(&loose).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(std::fs::read_to_string(&loose).unwrap(), "new\n");
+}

@@ -195,6 +195,64 @@ async fn login_sets_a_hardened_cookie_and_wrong_passwords_are_rate_limited() {
     assert_eq!(statuses[6], StatusCode::TOO_MANY_REQUESTS);
 }
 
+/// Known ways to smuggle another origin through `next` (browsers strip tabs and newlines,
+/// treat `\\` like `/`, and some proxies decode `%2F`): every one must land on `/`.
+#[tokio::test]
+async fn login_never_redirects_off_site() {
+    let h = harness("https://gw.example.com").await;
+    let bypasses = [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "\\evil.example",
+        "/\\evil.example",
+        "/\\/evil.example",
+        "/%09/evil.example",
+        "/%0a/evil.example",
+        "/%5Cevil.example",
+        "/%5c/evil.example",
+        "/%2F%2Fevil.example",
+        "/%2f/evil.example",
+        "%2F%2Fevil.example",
+        "//evil.example",
+        "///evil.example",
+        "https:evil.example",
+        "https://evil.example/",
+        "http://gw.example.com/",
+        "javascript:alert(1)",
+        " /x",
+        "/ x",
+        "/\u{0}x",
+        "/\u{2028}x",
+        "",
+    ];
+    for next in bypasses {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("password", ADMIN_TOKEN)
+            .append_pair("next", next)
+            .finish();
+        let reply = h.post_form("/login", None, &form).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SEE_OTHER,
+            "{next:?}: {}",
+            reply.body
+        );
+        assert_eq!(reply.location(), "/", "next = {next:?}");
+    }
+    for next in [
+        "/",
+        "/oauth/onboard?domain=datadoghq.eu&site=https%3A%2F%2Fapp.datadoghq.eu",
+    ] {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("password", ADMIN_TOKEN)
+            .append_pair("next", next)
+            .finish();
+        let reply = h.post_form("/login", None, &form).await;
+        assert_eq!(reply.location(), next);
+    }
+}
+
 #[tokio::test]
 async fn plain_http_public_url_gives_a_cookie_without_secure() {
     let h = harness("http://127.0.0.1:8080").await;

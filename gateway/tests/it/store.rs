@@ -145,12 +145,18 @@ async fn connections_round_trip_update_and_wipe() {
         assert_eq!(all[0], renamed);
 
         // A refresh without rotation keeps the stored refresh token.
+        assert!(store.try_lease("org-1", "gw-a", 60).await.unwrap());
         let update = TokenUpdate {
             sealed_access_token: vec![10],
             sealed_refresh_token: None,
             access_expires_at: 9000,
         };
-        store.update_tokens("org-1", &update, 1100).await.unwrap();
+        assert!(
+            store
+                .update_tokens("org-1", "gw-a", &update, 1100)
+                .await
+                .unwrap()
+        );
         let after = store.connection("org-1").await.unwrap().unwrap();
         assert_eq!(after.sealed_access_token, Some(vec![10]));
         assert_eq!(after.sealed_refresh_token, Some(vec![4, 5, 6]));
@@ -159,7 +165,12 @@ async fn connections_round_trip_update_and_wipe() {
             sealed_refresh_token: Some(vec![11]),
             ..update
         };
-        store.update_tokens("org-1", &rotated, 1200).await.unwrap();
+        assert!(
+            store
+                .update_tokens("org-1", "gw-a", &rotated, 1200)
+                .await
+                .unwrap()
+        );
         assert_eq!(
             store
                 .connection("org-1")
@@ -209,24 +220,26 @@ async fn row_lease_has_one_owner_until_it_expires_or_is_released() {
             .upsert_connection(&connection("org-1", 0))
             .await
             .unwrap();
-        assert!(store.try_lease("org-1", "gw-a", 100, 160).await.unwrap());
-        assert!(!store.try_lease("org-1", "gw-b", 110, 170).await.unwrap());
+        assert!(store.try_lease("org-1", "gw-a", 60).await.unwrap());
+        assert!(!store.try_lease("org-1", "gw-b", 60).await.unwrap());
         assert!(
-            store.try_lease("org-1", "gw-a", 120, 180).await.unwrap(),
+            store.try_lease("org-1", "gw-a", 60).await.unwrap(),
             "owner may extend"
         );
+        // A lease of 0 s has expired by the database's clock at once.
+        assert!(store.try_lease("org-1", "gw-a", 0).await.unwrap());
         assert!(
-            store.try_lease("org-1", "gw-b", 181, 240).await.unwrap(),
+            store.try_lease("org-1", "gw-b", 60).await.unwrap(),
             "expired lease is taken over"
         );
         store.release_lease("org-1", "gw-a").await.unwrap();
         assert!(
-            !store.try_lease("org-1", "gw-a", 190, 250).await.unwrap(),
+            !store.try_lease("org-1", "gw-a", 60).await.unwrap(),
             "only the owner releases"
         );
         store.release_lease("org-1", "gw-b").await.unwrap();
-        assert!(store.try_lease("org-1", "gw-a", 190, 250).await.unwrap());
-        assert!(!store.try_lease("missing", "gw-a", 190, 250).await.unwrap());
+        assert!(store.try_lease("org-1", "gw-a", 60).await.unwrap());
+        assert!(!store.try_lease("missing", "gw-a", 60).await.unwrap());
     })
     .await;
 }
@@ -242,7 +255,7 @@ async fn concurrent_lease_attempts_have_exactly_one_winner() {
             let store = store.clone();
             async move {
                 store
-                    .try_lease("org-1", &format!("gw-{i}"), 100, 160)
+                    .try_lease("org-1", &format!("gw-{i}"), 60)
                     .await
                     .unwrap()
             }
@@ -484,4 +497,64 @@ async fn the_device_key_is_reused_briefly_and_local_writes_show_at_once() {
         version_and_key(here.device_api_key().await.unwrap()),
         Some((3, "cccc3333".into()))
     );
+}
+
+/// Lease expiry is reckoned by the database's clock (instances pass no time of their own, so
+/// a skewed instance cannot see a held lease as expired), and token writes need the lease.
+#[tokio::test]
+async fn leases_use_the_database_clock_and_guard_token_writes() {
+    on_each_backend(|store| async move {
+        store
+            .upsert_connection(&connection("org-1", 0))
+            .await
+            .unwrap();
+        let update = |access: u8| TokenUpdate {
+            sealed_access_token: vec![access],
+            sealed_refresh_token: Some(vec![access]),
+            access_expires_at: 9000,
+        };
+        let access_token = || async {
+            store
+                .connection("org-1")
+                .await
+                .unwrap()
+                .unwrap()
+                .sealed_access_token
+        };
+        assert!(store.try_lease("org-1", "gw-a", 60).await.unwrap());
+        assert!(!store.try_lease("org-1", "gw-b", 60).await.unwrap());
+        assert!(
+            !store
+                .update_tokens("org-1", "gw-b", &update(20), 100)
+                .await
+                .unwrap(),
+            "a write without the lease"
+        );
+        assert_eq!(access_token().await, Some(vec![1, 2, 3]));
+        assert!(
+            store
+                .update_tokens("org-1", "gw-a", &update(21), 100)
+                .await
+                .unwrap()
+        );
+        assert_eq!(access_token().await, Some(vec![21]));
+        // gw-a's lease lapses (0 s): its late write is refused, whoever holds the row next.
+        assert!(store.try_lease("org-1", "gw-a", 0).await.unwrap());
+        assert!(
+            !store
+                .update_tokens("org-1", "gw-a", &update(22), 100)
+                .await
+                .unwrap(),
+            "a write after the lease expired"
+        );
+        assert!(store.try_lease("org-1", "gw-b", 60).await.unwrap());
+        assert!(
+            !store
+                .update_tokens("org-1", "gw-a", &update(23), 100)
+                .await
+                .unwrap()
+        );
+        assert_eq!(access_token().await, Some(vec![21]));
+    })
+    .await;
 }
