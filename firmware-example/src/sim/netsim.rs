@@ -46,6 +46,8 @@ const FORWARD_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How soon an idle forwarded connection checks that the device still has it.
 const FORWARD_KEEP_ALIVE: Duration = Duration::from_millis(500);
 
+// Addresses on the simulated link only: both stacks are smoltcp in this process, joined by a
+// channel, so these packets never reach the kernel; what leaves the process goes to 127.0.0.1.
 const ROUTER_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 const DEVICE_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 
