@@ -6,9 +6,9 @@ mod provision_support;
 use ddlink_core::provision::{
     AAD_MAX_LEN, ApiKey, CHALLENGE_PATH, CHALLENGE_REQUEST_MAX_LEN, Challenge, ChallengeReply,
     DeviceIdentity, DeviceSecret, ExchangeSecrets, PROVISION_PATH, PROVISION_REQUEST_MAX_LEN,
-    ProvisionError, ProvisionExchange, ProvisionOutcome, RESPONSE_MAX_LEN, SEALED_KEY_MAX_LEN,
-    SealedClaims, derive_device_secret, open_sealed_key, provision_mac, read_challenge_response,
-    seal_api_key, verify_provision_mac,
+    ProvisionError, ProvisionExchange, ProvisionOutcome, RESPONSE_MAX_LEN, RETRY_AFTER_MAX_SECS,
+    SEALED_KEY_MAX_LEN, SealedClaims, derive_device_secret, open_sealed_key, provision_mac,
+    read_challenge_response, seal_api_key, verify_provision_mac,
 };
 use ddlink_core::site::{Region, SandboxPolicy, Site};
 use provision_support::{
@@ -247,6 +247,24 @@ fn challenge_replies() {
             retry_after_secs: 7
         })
     );
+    // Unauthenticated: a forged 429 may delay the device by RETRY_AFTER_MAX_SECS, no more.
+    assert_eq!(
+        RETRY_AFTER_MAX_SECS, 3_600,
+        "the documented maximum is one hour"
+    );
+    for (asked, granted) in [
+        (3_600, 3_600),
+        (3_601, RETRY_AFTER_MAX_SECS),
+        (u32::MAX, RETRY_AFTER_MAX_SECS),
+    ] {
+        let body = format!(r#"{{"status":"rate_limited","retry_after":{asked}}}"#);
+        assert_eq!(
+            read_challenge_response(429, body.as_bytes()),
+            Ok(ChallengeReply::RateLimited {
+                retry_after_secs: granted
+            })
+        );
+    }
 
     let bad = [
         (
@@ -365,6 +383,20 @@ fn every_outcome_and_every_mismatch() {
         let outcome = read(&exchange, status, body).expect(body);
         assert!(expected(&outcome), "{status} {body} gave {outcome:?}");
     }
+    let forged = read(
+        &exchange,
+        429,
+        r#"{"status":"rate_limited","retry_after":4294967295}"#,
+    );
+    assert!(
+        matches!(
+            forged,
+            Ok(ProvisionOutcome::RateLimited {
+                retry_after_secs: RETRY_AFTER_MAX_SECS
+            })
+        ),
+        "{forged:?}"
+    );
     let mismatches = [
         (200, r#"{"status":"pending"}"#),
         (202, r#"{"status":"approved"}"#),

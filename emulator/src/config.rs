@@ -27,6 +27,11 @@ pub struct EmulatorConfig {
     pub frozen_clock: Option<SystemTime>,
     /// The organisation whose user authorises every OAuth flow.
     pub org: OrgConfig,
+    /// Bearer token the `/_emulator/…` test API requires (`Authorization: Bearer <token>`);
+    /// `None` generates a random one, read it back with
+    /// [`crate::EmulatorHandle::test_api_token`]. The test API hands out full API keys and can
+    /// revoke them, so it is never open.
+    pub test_api_token: Option<String>,
 }
 
 impl fmt::Debug for EmulatorConfig {
@@ -41,6 +46,10 @@ impl fmt::Debug for EmulatorConfig {
             )
             .field("frozen_clock", &self.frozen_clock)
             .field("org", &self.org)
+            .field(
+                "test_api_token",
+                &self.test_api_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -54,6 +63,7 @@ impl Default for EmulatorConfig {
             api_keys: Vec::new(),
             frozen_clock: None,
             org: OrgConfig::default(),
+            test_api_token: None,
         }
     }
 }

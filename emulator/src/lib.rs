@@ -10,7 +10,7 @@
 //! | `api.<domain>` | `POST /oauth2/v1/token`, `POST /oauth2/v1/revoke`, `POST /api/v2/api_keys/marketplace`, `POST /api/v2/series`, `POST /api/v1/series`, `POST /api/v1/distribution_points`, `POST /api/v1/events`, `POST /api/v1/check_run`, `GET /api/v1/validate` |
 //! | `http-intake.logs.<domain>` | `POST /api/v2/logs`, `POST /v1/input` |
 //! | `event-management-intake.<domain>` | `POST /api/v2/events` |
-//! | any | `/_emulator/…` test API (see [`EmulatorHandle`] for the same in process) |
+//! | any | `/_emulator/…` test API, with `Authorization: Bearer <token>` ([`EmulatorHandle::test_api_token`]; [`EmulatorHandle`] offers the same in process) |
 //!
 //! Other hosts get `421 Misdirected Request`.
 //!
@@ -117,6 +117,8 @@ impl Emulator {
         listener: TcpListener,
     ) -> Result<EmulatorHandle, StartError> {
         validate(&config)?;
+        let test_api_token =
+            test_api::TestApiToken::new(config.test_api_token.unwrap_or_else(ids::token));
         let local_addr = listener.local_addr().map_err(StartError::Listener)?;
         let domain_name = config.domain.to_ascii_lowercase();
         let tls = match &config.tls {
@@ -151,6 +153,7 @@ impl Emulator {
             oauth: Mutex::default(),
             received: Mutex::default(),
             faults: Mutex::default(),
+            test_api_token,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let acceptor = tls
@@ -221,6 +224,14 @@ fn validate(config: &EmulatorConfig) -> Result<(), StartError> {
             "API keys must be non-empty and without surrounding spaces".into(),
         ));
     }
+    if let Some(token) = &config.test_api_token
+        && (token.len() < test_api::TOKEN_MIN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(StartError::Config(format!(
+            "the test API token must be at least {} printable ASCII characters without spaces",
+            test_api::TOKEN_MIN_LEN
+        )));
+    }
     Ok(())
 }
 
@@ -284,7 +295,7 @@ impl EmulatorHandle {
     }
 
     /// `scheme://127.0.0.1:<port>` (the listener's IP): reaches the `/_emulator/` test API
-    /// without name resolution.
+    /// without name resolution (with [`EmulatorHandle::test_api_token`]).
     pub fn base_url(&self) -> String {
         let ip = if self.local_addr.ip().is_unspecified() {
             std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
@@ -309,6 +320,12 @@ impl EmulatorHandle {
         .iter()
         .map(|prefix| format!("{prefix}.{}", self.state.domain_name))
         .collect()
+    }
+
+    /// The bearer token the `/_emulator/…` test API requires (`Authorization: Bearer <token>`):
+    /// the configured one, or the one generated at start.
+    pub fn test_api_token(&self) -> &str {
+        self.state.test_api_token.expose()
     }
 
     /// The CA certificate (PEM) when serving HTTPS.

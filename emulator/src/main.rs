@@ -1,7 +1,8 @@
 //! `ddlink-emulator`: runs the Datadog emulator until SIGINT or SIGTERM.
 //!
 //! The first stdout line is `listening on http://HOST:PORT` (or `https://…`); the
-//! following lines give the sandbox domain and, with `--tls-dir`, the CA file.
+//! following lines give the sandbox domain, the generated test API token (unless one was
+//! given) and, with `--tls-dir`, the CA file.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -44,6 +45,10 @@ struct Args {
     /// Organisation display name (sent back as dd_org_name).
     #[arg(long)]
     org_name: Option<String>,
+    /// Bearer token for the /_emulator/ test API (at least 16 characters); without it one is
+    /// generated and printed on stdout as `test-api-token TOKEN`.
+    #[arg(long, env = "DDLINK_EMULATOR_TEST_API_TOKEN", hide_env_values = true)]
+    test_api_token: Option<String>,
 }
 
 fn parse_client(value: &str) -> Result<OAuthClient, String> {
@@ -108,6 +113,7 @@ async fn run(args: Args) -> Result<(), String> {
     if let Some(name) = args.org_name {
         org.name = name;
     }
+    let print_token = args.test_api_token.is_none();
     let config = EmulatorConfig {
         domain: args.domain,
         tls: args.tls_dir.map(|dir| TlsConfig { dir }),
@@ -115,6 +121,7 @@ async fn run(args: Args) -> Result<(), String> {
         api_keys: args.api_keys,
         frozen_clock: None,
         org,
+        test_api_token: args.test_api_token,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -126,16 +133,13 @@ async fn run(args: Args) -> Result<(), String> {
         let mut out = std::io::stdout().lock();
         let addr = handle.local_addr();
         let lines = [
-            format!("listening on {}://{addr}", handle.scheme()),
-            format!("domain {}", handle.domain()),
-            format!("site {}", handle.app_url()),
+            Some(format!("listening on {}://{addr}", handle.scheme())),
+            Some(format!("domain {}", handle.domain())),
+            Some(format!("site {}", handle.app_url())),
+            print_token.then(|| format!("test-api-token {}", handle.test_api_token())),
+            handle.ca_path().map(|p| format!("ca {}", p.display())),
         ];
-        for line in lines.iter().chain(
-            handle
-                .ca_path()
-                .map(|p| format!("ca {}", p.display()))
-                .iter(),
-        ) {
+        for line in lines.iter().flatten() {
             writeln!(out, "{line}").map_err(|e| e.to_string())?;
         }
         out.flush().map_err(|e| e.to_string())?;

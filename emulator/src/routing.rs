@@ -104,7 +104,11 @@ impl Dispatcher {
         let is_test_api = path == "/_emulator" || path.starts_with("/_emulator/");
         let mut fault_name = None;
         let result = if is_test_api {
-            Ok(call(&r.test_api, request).await)
+            if r.state.test_api_token.authorizes(request.headers()) {
+                Ok(call(&r.test_api, request).await)
+            } else {
+                Ok(test_api::unauthorized())
+            }
         } else if host.is_empty() {
             Ok(plain(
                 StatusCode::BAD_REQUEST,

@@ -8,6 +8,7 @@ use crate::faults::FaultQueue;
 use crate::keys::KeyStore;
 use crate::oauth::OAuthStore;
 use crate::received::Received;
+use crate::test_api::TestApiToken;
 
 pub(crate) type AppState = Arc<Shared>;
 
@@ -26,6 +27,8 @@ pub(crate) struct Shared {
     pub(crate) oauth: Mutex<OAuthStore>,
     pub(crate) received: Mutex<Received>,
     pub(crate) faults: Mutex<FaultQueue>,
+    /// What `/_emulator/…` requests must present.
+    pub(crate) test_api_token: TestApiToken,
 }
 
 impl Shared {

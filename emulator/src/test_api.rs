@@ -1,19 +1,67 @@
 //! Test-only endpoints under `/_emulator/`, on any host: what was received, keys,
 //! connections, faults and the clock. Never part of Datadog's API.
+//!
+//! They hand out full API keys and can revoke keys and connections, so every request must
+//! carry `Authorization: Bearer <token>` (compared in constant time); anything else gets 401
+//! before a handler runs.
 
+use std::fmt;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq as _;
 
 use crate::clock::{lock, unix_seconds};
 use crate::faults::FaultSpec;
 use crate::keys::{ApiKeyInfo, KeyOrigin};
 use crate::state::AppState;
+
+/// Shortest accepted configured token (a generated one is 43 characters).
+pub(crate) const TOKEN_MIN_LEN: usize = 16;
+
+/// The test API's bearer token. `Debug` does not show it.
+pub(crate) struct TestApiToken(String);
+
+impl fmt::Debug for TestApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TestApiToken(<redacted>)")
+    }
+}
+
+impl TestApiToken {
+    pub(crate) fn new(token: String) -> Self {
+        Self(token)
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `headers` carry `Authorization: Bearer <this token>`; the comparison takes the
+    /// same time wherever the first differing byte is.
+    pub(crate) fn authorizes(&self, headers: &HeaderMap) -> bool {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "))
+            .unwrap_or_default();
+        bool::from(presented.ct_eq(self.0.as_bytes()))
+    }
+}
+
+/// The answer to a test-API request without the right token: nothing about the emulator.
+pub(crate) fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        "The emulator test API needs Authorization: Bearer <test API token>\n",
+    )
+        .into_response()
+}
 
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()

@@ -26,7 +26,7 @@ use embedded_nal_async::{Dns, TcpConnect};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::clock::Ticker;
-use crate::gateway::{GatewayAddress, ProvisionFailure, provision};
+use crate::gateway::{GatewayAddress, provision, rate_limit_wait_ms};
 use crate::sensors::{TEMPERATURE_WARNING_C, TemperatureWalk};
 
 /// Payloads the uploader can hold while offline.
@@ -302,12 +302,14 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
                     self.submit_boot_event();
                 }
             }
-            Ok(Err(ProvisionFailure::RateLimited(seconds))) => {
-                self.next_provision_ms =
-                    received_at_ms.saturating_add(u64::from(seconds).saturating_mul(1_000));
+            // Either step rate limited: wait as asked (at most an hour, see `rate_limit_wait_ms`).
+            // Pending, revoked, not connected, network or protocol failures: try again soon.
+            Ok(attempt) => {
+                if let Some(wait_ms) = rate_limit_wait_ms(&attempt) {
+                    self.next_provision_ms = received_at_ms.saturating_add(wait_ms);
+                }
             }
-            // Pending, revoked, not connected, network or protocol failures: try again later.
-            Ok(_) | Err(_) => {}
+            Err(_) => {}
         }
     }
 

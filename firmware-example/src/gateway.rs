@@ -5,9 +5,12 @@
 
 use core::net::SocketAddr;
 
+#[cfg(doc)]
+use ddlink_core::provision::RETRY_AFTER_MAX_SECS;
 use ddlink_core::provision::{
-    CHALLENGE_PATH, ChallengeReply, DeviceIdentity, PROVISION_PATH, PROVISION_REQUEST_MAX_LEN,
-    ProvisionError, ProvisionExchange, ProvisionOutcome, RESPONSE_MAX_LEN, read_challenge_response,
+    CHALLENGE_PATH, Challenge, ChallengeReply, DeviceIdentity, PROVISION_PATH,
+    PROVISION_REQUEST_MAX_LEN, ProvisionError, ProvisionExchange, ProvisionOutcome,
+    RESPONSE_MAX_LEN, read_challenge_response,
 };
 use ddlink_core::site::SandboxPolicy;
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
@@ -110,14 +113,7 @@ where
         &mut answer,
     )
     .await?;
-    let challenge =
-        match read_challenge_response(status, reply).map_err(ProvisionFailure::Protocol)? {
-            ChallengeReply::Issued(challenge) => challenge,
-            ChallengeReply::UnknownFleet => return Err(ProvisionFailure::UnknownFleet),
-            ChallengeReply::RateLimited { retry_after_secs } => {
-                return Err(ProvisionFailure::RateLimited(retry_after_secs));
-            }
-        };
+    let challenge = issued_challenge(status, reply)?;
     let mut nonce = [0u8; 16];
     rng.fill_bytes(&mut nonce);
     let exchange = ProvisionExchange::new(identity, &challenge, nonce);
@@ -138,6 +134,30 @@ where
     exchange
         .read_response(status, reply, sandbox)
         .map_err(ProvisionFailure::Protocol)
+}
+
+/// The challenge of a step-1 answer, or why there is none.
+fn issued_challenge(status: u16, reply: &[u8]) -> Result<Challenge, ProvisionFailure> {
+    match read_challenge_response(status, reply).map_err(ProvisionFailure::Protocol)? {
+        ChallengeReply::Issued(challenge) => Ok(challenge),
+        ChallengeReply::UnknownFleet => Err(ProvisionFailure::UnknownFleet),
+        ChallengeReply::RateLimited { retry_after_secs } => {
+            Err(ProvisionFailure::RateLimited(retry_after_secs))
+        }
+    }
+}
+
+/// How long the gateway asked the device to wait before its next attempt, in milliseconds, if
+/// either step answered `429 rate_limited`. Core clamps the unauthenticated `retry_after` to
+/// [`RETRY_AFTER_MAX_SECS`], so a forged answer delays provisioning by an hour at most.
+pub fn rate_limit_wait_ms(attempt: &Result<ProvisionOutcome, ProvisionFailure>) -> Option<u64> {
+    match attempt {
+        Ok(ProvisionOutcome::RateLimited { retry_after_secs })
+        | Err(ProvisionFailure::RateLimited(retry_after_secs)) => {
+            Some(u64::from(*retry_after_secs) * 1_000)
+        }
+        _ => None,
+    }
 }
 
 /// POSTs JSON; returns the status and the response body, copied into `answer` (a body longer
@@ -211,5 +231,34 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    /// A forged `429` (unauthenticated, so anyone on the path can send one) asking for
+    /// `u32::MAX` seconds delays the next provisioning attempt by an hour, not 136 years.
+    #[test]
+    fn forged_rate_limit_waits_an_hour_at_most() {
+        const HOUR_MS: u64 = 3_600_000;
+        let forged = br#"{"status":"rate_limited","retry_after":4294967295}"#;
+        let step_1 = issued_challenge(429, forged).map(|_| ProvisionOutcome::Pending);
+        assert!(
+            matches!(step_1, Err(ProvisionFailure::RateLimited(3_600))),
+            "{step_1:?}"
+        );
+        assert_eq!(rate_limit_wait_ms(&step_1), Some(HOUR_MS));
+
+        let secret = ddlink_core::provision::DeviceSecret::from_hex(&"ab".repeat(32)).unwrap();
+        let identity = DeviceIdentity::new("acme", "pump-7", &secret).unwrap();
+        let challenge = Challenge::from_bytes([1; 32], 60);
+        let exchange = ProvisionExchange::new(identity, &challenge, [2; 16]);
+        let step_2 = exchange
+            .read_response(429, forged, SandboxPolicy::Deny)
+            .map_err(ProvisionFailure::Protocol);
+        assert_eq!(rate_limit_wait_ms(&step_2), Some(HOUR_MS));
+
+        let honest = br#"{"status":"rate_limited","retry_after":42}"#;
+        let step_1 = issued_challenge(429, honest).map(|_| ProvisionOutcome::Pending);
+        assert_eq!(rate_limit_wait_ms(&step_1), Some(42_000));
+        assert_eq!(rate_limit_wait_ms(&Ok(ProvisionOutcome::Pending)), None);
+        assert_eq!(rate_limit_wait_ms(&Err(ProvisionFailure::Network)), None);
     }
 }

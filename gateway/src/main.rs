@@ -95,7 +95,10 @@ async fn run_sandbox(args: cli::SandboxArgs) -> anyhow::Result<()> {
         println!("connected: the sandbox organisation's API key is stored (encrypted)");
     }
     println!("gateway:   {}", handle.gateway_url());
-    println!("emulator:  {}", handle.emulator_url());
+    println!(
+        "emulator:  {} (test API token: emulator_token in sandbox.json)",
+        handle.emulator_url()
+    );
     println!(
         "sandbox.json written to {}",
         handle.manifest_path().display()

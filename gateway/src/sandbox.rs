@@ -1,9 +1,14 @@
 //! The sandbox: the Datadog emulator and a gateway pointed at it, in this process.
 //!
 //! The gateway accepts only the emulator's `*.localhost` domain, keeps SQLite in the state
-//! directory, and writes `sandbox.json` (`gateway_url`, `emulator_url`, `tile_url`,
-//! `admin_token`, `fleet`, `fleet_key_hex`; mode 0600). The fleet `demo` auto-approves devices. [`SandboxHandle::connect`] completes the consent headlessly, as a
+//! directory, and writes `sandbox.json` (`gateway_url`, `emulator_url`, `emulator_token`,
+//! `tile_url`, `admin_token`, `fleet`, `fleet_key_hex`; mode 0600). The fleet `demo`
+//! auto-approves devices. [`SandboxHandle::connect`] completes the consent headlessly, as a
 //! browser would: sign in, onboarding URL, consent page, Authorize, callback.
+//!
+//! The emulator listens on loopback whatever the gateway's address: its pages and APIs are
+//! for this machine only, and its `/_emulator/` test API (which hands out full API keys)
+//! needs the random bearer token generated here, `emulator_token` in `sandbox.json`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -31,7 +36,8 @@ pub const SANDBOX_FLEET: &str = "demo";
 /// Where the sandbox listens and keeps its files.
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
-    /// Gateway address (`127.0.0.1:0` picks a free port); the emulator uses the same IP.
+    /// Gateway address (`127.0.0.1:0` picks a free port). The emulator always listens on
+    /// `127.0.0.1` (a free port), even when this is `0.0.0.0`.
     pub listen: SocketAddr,
     pub state_dir: PathBuf,
 }
@@ -40,6 +46,8 @@ pub struct SandboxOptions {
 struct Manifest<'a> {
     gateway_url: &'a str,
     emulator_url: &'a str,
+    /// Bearer token of the emulator's `/_emulator/` test API.
+    emulator_token: &'a str,
     tile_url: &'a str,
     admin_token: &'a str,
     domain: &'a str,
@@ -71,7 +79,9 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
         .await
         .with_context(|| format!("binding {}", options.listen))?;
     let gateway_addr = gateway_listener.local_addr()?;
-    let emulator_listener = TcpListener::bind(SocketAddr::new(options.listen.ip(), 0)).await?;
+    let emulator_listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .context("binding the emulator to 127.0.0.1")?;
     let emulator_addr = emulator_listener.local_addr()?;
 
     let gateway_url = url::Url::parse(&format!(
@@ -90,6 +100,7 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
                 redirect_uri.as_str(),
                 onboarding_url.as_str(),
             )],
+            test_api_token: Some(random_token(32)?),
             ..EmulatorConfig::default()
         },
         emulator_listener,
@@ -99,11 +110,10 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
 
     let site =
         Site::sandbox(emulator.domain()).map_err(|e| anyhow::anyhow!("emulator domain: {e}"))?;
-    let emulator_ip = loopback_if_unspecified(emulator_addr);
     let resolve = emulator
         .host_names()
         .into_iter()
-        .map(|host| (host, emulator_ip))
+        .map(|host| (host, emulator_addr))
         .collect();
     let tile_url = format!("{}/tile", emulator.app_url());
     let admin_token = SecretString::from(random_token(24)?);
@@ -154,6 +164,7 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
     let manifest = Manifest {
         gateway_url: gateway_url.as_str(),
         emulator_url: &emulator.base_url(),
+        emulator_token: emulator.test_api_token(),
         tile_url: &tile_url,
         admin_token: admin_token.expose_secret(),
         domain: emulator.domain(),
@@ -190,7 +201,8 @@ impl SandboxHandle {
         &self.gateway_url
     }
 
-    /// The emulator's address for its `/_emulator/` test API (`http://127.0.0.1:<port>`).
+    /// The emulator's address for its `/_emulator/` test API (`http://127.0.0.1:<port>`; the
+    /// token is [`EmulatorHandle::test_api_token`]).
     pub fn emulator_url(&self) -> String {
         self.emulator.base_url()
     }
@@ -290,12 +302,12 @@ impl SandboxHandle {
 
     fn browser(&self) -> anyhow::Result<reqwest::Client> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let emulator_ip = loopback_if_unspecified(self.emulator.local_addr());
+        let emulator_addr = self.emulator.local_addr();
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30));
         for host in self.emulator.host_names() {
-            builder = builder.resolve(&host, emulator_ip);
+            builder = builder.resolve(&host, emulator_addr);
         }
         Ok(builder.build()?)
     }

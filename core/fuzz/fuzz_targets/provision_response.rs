@@ -1,10 +1,11 @@
 //! Fuzzes the device's reading of the gateway's answers: first two bytes pick the HTTP status,
-//! the rest is the body. Neither parser may panic, and noise may never yield a key.
+//! the rest is the body. Neither parser may panic, noise may never yield a key, and no answer
+//! may ask the device to wait longer than `RETRY_AFTER_MAX_SECS`.
 #![no_main]
 
 use ddlink_core::provision::{
-    Challenge, DeviceIdentity, DeviceSecret, ProvisionExchange, ProvisionOutcome,
-    read_challenge_response,
+    Challenge, ChallengeReply, DeviceIdentity, DeviceSecret, ProvisionExchange, ProvisionOutcome,
+    RETRY_AFTER_MAX_SECS, read_challenge_response,
 };
 use ddlink_core::site::SandboxPolicy;
 use libfuzzer_sys::fuzz_target;
@@ -14,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let status = u16::from_be_bytes(*status);
-    let _ = read_challenge_response(status, body);
+    if let Ok(ChallengeReply::RateLimited { retry_after_secs }) =
+        read_challenge_response(status, body)
+    {
+        assert!(retry_after_secs <= RETRY_AFTER_MAX_SECS);
+    }
 
     let secret = DeviceSecret::from_bytes([0x42; 32]);
     let Ok(identity) = DeviceIdentity::new("fleet", "device", &secret) else {
@@ -24,9 +29,12 @@ fuzz_target!(|data: &[u8]| {
         ProvisionExchange::new(identity, &Challenge::from_bytes([0x17; 32], 60), [0x99; 16]);
     for sandbox in [SandboxPolicy::Deny, SandboxPolicy::Allow] {
         let outcome = exchange.read_response(status, body, sandbox);
-        assert!(
-            !matches!(outcome, Ok(ProvisionOutcome::Approved(_))),
-            "an unauthenticated input produced a key"
-        );
+        match outcome {
+            Ok(ProvisionOutcome::Approved(_)) => panic!("an unauthenticated input produced a key"),
+            Ok(ProvisionOutcome::RateLimited { retry_after_secs }) => {
+                assert!(retry_after_secs <= RETRY_AFTER_MAX_SECS);
+            }
+            _ => {}
+        }
     }
 });

@@ -1,8 +1,9 @@
-//! Response-head parsing, header observation, HTTP dates and classification never panic.
+//! Response-head parsing, header observation (`Date`, `Retry-After`, `X-RateLimit-*`), HTTP dates
+//! and classification never panic, and a 429's delay honours both server limits.
 #![no_main]
 
 use ddlink_core::http::{
-    ResponseHead, ResponseHeaders, classify, parse_http_date, parse_status_line,
+    Outcome, ResponseHead, ResponseHeaders, classify, parse_http_date, parse_status_line,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -11,8 +12,14 @@ fuzz_target!(|data: &[u8]| {
         assert!(used <= data.len());
         assert!((100..=599).contains(&head.status));
         let _ = classify(head.status, &head.headers);
-        let _ = head.headers.retry_after_seconds();
         let _ = head.headers.rate_limit.name();
+        let retry_after = head.headers.retry_after_seconds();
+        let reset = head.headers.rate_limit.reset;
+        let Outcome::Retry { after } = classify(429, &head.headers) else {
+            panic!("429 is always retried");
+        };
+        assert_eq!(after.is_some(), retry_after.is_some() || reset.is_some());
+        assert!(after >= retry_after && after >= reset, "{after:?}");
     }
     let _ = parse_status_line(data);
     let _ = parse_http_date(data);

@@ -35,6 +35,12 @@ pub const PROVISION_REQUEST_MAX_LEN: usize = PROVISION_REQUEST_FIXED
 /// [`ProvisionError::MalformedBody`] (a v1 approval is about 400 bytes).
 pub const RESPONSE_MAX_LEN: usize = 1024;
 
+/// The longest wait a `429 rate_limited` answer can impose, in seconds (1 hour): larger
+/// `retry_after` values are clamped to it. The answer is not authenticated, so whoever can
+/// inject one packet could otherwise stop a device from provisioning for `u32::MAX` seconds
+/// (136 years). The ddlink gateway asks for at most its one-minute window.
+pub const RETRY_AFTER_MAX_SECS: u32 = 3_600;
+
 /// Longest string value (after unescaping) accepted in a response; longer is malformed.
 const TEXT_MAX_LEN: usize = 128;
 /// Scratch space `serde-json-core` unescapes one string into.
@@ -130,7 +136,7 @@ pub enum ChallengeReply {
     /// 429 `{"status":"rate_limited","retry_after":S}`: wait `retry_after_secs` before trying
     /// again.
     RateLimited {
-        /// Seconds to wait.
+        /// Seconds to wait: `S`, at most [`RETRY_AFTER_MAX_SECS`].
         retry_after_secs: u32,
     },
 }
@@ -149,7 +155,7 @@ pub fn read_challenge_response(status: u16, body: &[u8]) -> Result<ChallengeRepl
         }
         (404, "unknown_fleet") => Ok(ChallengeReply::UnknownFleet),
         (429, "rate_limited") => Ok(ChallengeReply::RateLimited {
-            retry_after_secs: fields.retry_after.ok_or(ProvisionError::MalformedBody)?,
+            retry_after_secs: fields.clamped_retry_after()?,
         }),
         (200 | 404 | 429, _) => Err(ProvisionError::StatusMismatch),
         (other, _) => Err(ProvisionError::UnexpectedHttpStatus(other)),
@@ -195,7 +201,7 @@ pub enum ProvisionOutcome {
     Unauthorized,
     /// 429 `{"status":"rate_limited","retry_after":S}`.
     RateLimited {
-        /// Seconds to wait.
+        /// Seconds to wait: `S`, at most [`RETRY_AFTER_MAX_SECS`].
         retry_after_secs: u32,
     },
 }
@@ -287,7 +293,7 @@ impl<'a> ProvisionExchange<'a> {
             (409, "not_connected") => ProvisionOutcome::NotConnected,
             (401, "unauthorized") => ProvisionOutcome::Unauthorized,
             (429, "rate_limited") => ProvisionOutcome::RateLimited {
-                retry_after_secs: fields.retry_after.ok_or(ProvisionError::MalformedBody)?,
+                retry_after_secs: fields.clamped_retry_after()?,
             },
             (200 | 202 | 401 | 403 | 409 | 429, _) => return Err(ProvisionError::StatusMismatch),
             (other, _) => return Err(ProvisionError::UnexpectedHttpStatus(other)),
@@ -431,6 +437,12 @@ const _: () = assert!(SANDBOX_DOMAIN_MAX_LEN <= TEXT_MAX_LEN && HOST_MAX_LEN <= 
 const _: () = assert!(base64_len(SEALED_KEY_MAX_LEN) <= TEXT_MAX_LEN);
 
 impl ResponseFields {
+    /// `retry_after`, required, clamped to [`RETRY_AFTER_MAX_SECS`] (it is unauthenticated).
+    fn clamped_retry_after(&self) -> Result<u32, ProvisionError> {
+        let requested = self.retry_after.ok_or(ProvisionError::MalformedBody)?;
+        Ok(requested.min(RETRY_AFTER_MAX_SECS))
+    }
+
     /// Parses a JSON object whose values nest at most one level (an ignored field may hold a
     /// flat array or object). Deeper nesting is refused before the parser runs, so its
     /// recursion stays bounded whatever the input.

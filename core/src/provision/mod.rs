@@ -68,7 +68,7 @@
 //! | 401 | `unauthorized` | [`ProvisionOutcome::Unauthorized`] | back off, restart from step 1 |
 //! | 403 | `revoked` | [`ProvisionOutcome::Revoked`] | stop sending; retry rarely |
 //! | 409 | `not_connected` | [`ProvisionOutcome::NotConnected`] | gateway not linked to Datadog yet: retry later |
-//! | 429 | `rate_limited` + `retry_after` | `RateLimited { retry_after_secs }` | wait that long |
+//! | 429 | `rate_limited` + `retry_after` | `RateLimited { retry_after_secs }` | wait that long (at most [`RETRY_AFTER_MAX_SECS`], 1 h) |
 //! | other | — | [`ProvisionError::UnexpectedHttpStatus`] | 5xx: back off and retry; 4xx: a bug, report it |
 //!
 //! Any `Err` from `read_response` (malformed body, failed authentication, host mismatch…) means
@@ -116,6 +116,8 @@
 //! - **Unauthenticated statuses.** `pending`, `revoked`, `not_connected`, `unauthorized`,
 //!   `rate_limited` are not authenticated: someone on the path can fake them, but that only
 //!   delays a device (as dropping packets would); no key, site or time is ever taken from them.
+//!   For the same reason a `retry_after` above [`RETRY_AFTER_MAX_SECS`] (1 h) is clamped to it:
+//!   one forged 429 can delay a device by an hour at most, not by `u32::MAX` seconds.
 //! - **Added statuses.** `429 rate_limited` (with `retry_after`), because the gateway rate-limits
 //!   failures, and `404 unknown_fleet` at step 1, so a misflashed fleet name is diagnosable.
 //!   All 401 causes (bad MAC, unknown/used/expired/foreign challenge) share one answer: no
@@ -143,7 +145,7 @@ pub use error::ProvisionError;
 pub use exchange::{
     CHALLENGE_PATH, CHALLENGE_REQUEST_MAX_LEN, Challenge, ChallengeReply, DeviceIdentity,
     PROVISION_PATH, PROVISION_REQUEST_MAX_LEN, ProvisionExchange, ProvisionOutcome, Provisioned,
-    RESPONSE_MAX_LEN, read_challenge_response,
+    RESPONSE_MAX_LEN, RETRY_AFTER_MAX_SECS, read_challenge_response,
 };
 pub use names::{NAME_MAX_LEN, validate_device_id, validate_fleet};
 pub use secrets::{API_KEY_MAX_LEN, ApiKey, DEVICE_SECRET_LEN, DeviceSecret};

@@ -452,15 +452,8 @@ async fn unknown_hosts_and_paths_are_refused() {
         .await
         .expect("answered");
     assert_eq!(wrong.status(), 404);
-    // The test API answers on any host, including the bare address.
-    let requests: Value = client
-        .get(format!("{}/_emulator/requests", handle.base_url()))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+    // The test API answers on any host (with its token), including the bare address.
+    let requests: Value = common::test_api_get(&client, &handle, "requests").await;
     let statuses: Vec<u64> = requests
         .as_array()
         .expect("array")

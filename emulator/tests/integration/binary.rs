@@ -32,6 +32,16 @@ async fn binary_serves_until_sigterm() {
         .expect("HOST:PORT");
     let domain = lines.next().expect("a domain line").expect("UTF-8");
     assert_eq!(domain, format!("domain sandbox.localhost:{}", addr.port()));
+    let site = lines.next().expect("a site line").expect("UTF-8");
+    assert!(
+        site.starts_with("site http://app.sandbox.localhost:"),
+        "{site}"
+    );
+    let token_line = lines.next().expect("a token line").expect("UTF-8");
+    let token = token_line
+        .strip_prefix("test-api-token ")
+        .unwrap_or_else(|| panic!("unexpected token line {token_line:?}"))
+        .to_owned();
 
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -66,6 +76,20 @@ async fn binary_serves_until_sigterm() {
         target.starts_with("http://localhost:8080/oauth/onboard?site="),
         "{target}"
     );
+    // The test API answers with the printed token only.
+    let keys_url = format!("http://{addr}/_emulator/keys");
+    let refused = client.get(&keys_url).send().await.expect("answered");
+    assert_eq!(refused.status(), 401);
+    let keys: serde_json::Value = client
+        .get(&keys_url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(keys[0]["key"], "binkey");
 
     let pid = child.id().to_string();
     let killed = Command::new("kill")

@@ -49,6 +49,34 @@ pub fn client_builder(handle: &EmulatorHandle) -> reqwest::ClientBuilder {
     builder.resolve(&format!("acme.{}", handle.domain_name()), addr)
 }
 
+/// A request to the `/_emulator/` test API (`path` is what follows it), carrying the
+/// emulator's bearer token.
+pub fn test_api(
+    client: &reqwest::Client,
+    handle: &EmulatorHandle,
+    method: reqwest::Method,
+    path: &str,
+) -> reqwest::RequestBuilder {
+    client
+        .request(method, format!("{}/_emulator/{path}", handle.base_url()))
+        .bearer_auth(handle.test_api_token())
+}
+
+/// The JSON body of `GET /_emulator/<path>` (with the token).
+pub async fn test_api_get(
+    client: &reqwest::Client,
+    handle: &EmulatorHandle,
+    path: &str,
+) -> serde_json::Value {
+    test_api(client, handle, reqwest::Method::GET, path)
+        .send()
+        .await
+        .expect("the test API answers")
+        .json()
+        .await
+        .expect("JSON")
+}
+
 pub fn content_type(response: &reqwest::Response) -> String {
     response
         .headers()

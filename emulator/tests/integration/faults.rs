@@ -4,6 +4,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use ddlink_emulator::{EmulatorConfig, FaultAction, FaultSpec, RateLimit};
+use reqwest::Method;
 
 use crate::common::{self, API_KEY};
 
@@ -64,8 +65,7 @@ async fn status_faults_apply_count_times_with_rate_limit_headers() {
     );
 
     // Over HTTP, as JSON, for another path; other paths are unaffected.
-    let added = client
-        .post(format!("{}/_emulator/faults", handle.base_url()))
+    let added = common::test_api(&client, &handle, Method::POST, "faults")
         .json(&serde_json::json!({"path":"/api/v2/series","action":{"kind":"status","status":503}}))
         .send()
         .await
@@ -171,15 +171,15 @@ async fn date_header_follows_the_emulator_clock() {
     };
     let response = validate(&client, &handle).send().await.expect("answered");
     assert_eq!(date(&response), frozen);
-    let advanced: serde_json::Value = client
-        .post(format!("{}/_emulator/clock/advance", handle.base_url()))
-        .json(&serde_json::json!({"seconds": 90}))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+    let advanced: serde_json::Value =
+        common::test_api(&client, &handle, Method::POST, "clock/advance")
+            .json(&serde_json::json!({"seconds": 90}))
+            .send()
+            .await
+            .expect("answered")
+            .json()
+            .await
+            .expect("JSON");
     assert_eq!(advanced["unix"], 1_657_662_426);
     let response = validate(&client, &handle).send().await.expect("answered");
     assert_eq!(date(&response), frozen + Duration::from_secs(90));
@@ -189,8 +189,7 @@ async fn date_header_follows_the_emulator_clock() {
 async fn test_api_manages_keys() {
     let handle = common::start(EmulatorConfig::default()).await;
     let client = common::client(&handle);
-    let created = client
-        .post(format!("{}/_emulator/keys", handle.base_url()))
+    let created = common::test_api(&client, &handle, Method::POST, "keys")
         .send()
         .await
         .expect("answered");
@@ -207,26 +206,17 @@ async fn test_api_manages_keys() {
             .send()
     };
     assert_eq!(check().await.expect("answered").status(), 200);
-    let revoked = client
-        .post(format!("{}/_emulator/keys/{id}/revoke", handle.base_url()))
+    let revoked = common::test_api(&client, &handle, Method::POST, &format!("keys/{id}/revoke"))
         .send()
         .await
         .expect("answered");
     assert_eq!(revoked.status(), 204);
     assert_eq!(check().await.expect("answered").status(), 403);
-    let unknown = client
-        .post(format!("{}/_emulator/keys/nope/revoke", handle.base_url()))
+    let unknown = common::test_api(&client, &handle, Method::POST, "keys/nope/revoke")
         .send()
         .await
         .expect("answered");
     assert_eq!(unknown.status(), 404);
-    let keys: serde_json::Value = client
-        .get(format!("{}/_emulator/keys", handle.base_url()))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("JSON");
+    let keys: serde_json::Value = common::test_api_get(&client, &handle, "keys").await;
     assert_eq!(keys[0]["revoked"], true);
 }

@@ -6,4 +6,5 @@ mod common;
 mod conformance;
 mod faults;
 mod oauth_flow;
+mod test_api_auth;
 mod tls;

@@ -289,27 +289,13 @@ async fn full_flow_from_tile_to_submitted_series() {
         .await
         .expect("series answered");
     assert_eq!(submitted.status(), 202);
-    let received: Value = client
-        .get(format!("{}/_emulator/received/series", handle.base_url()))
-        .send()
-        .await
-        .expect("test api")
-        .json()
-        .await
-        .expect("JSON");
+    let received: Value = common::test_api_get(&client, &handle, "received/series").await;
     assert_eq!(received[0]["api_key_id"], key_id.as_str());
     assert_eq!(received[0]["metric"], "ddlink.test");
     assert_eq!(received[0]["metric_type"], "gauge");
     assert_eq!(received[0]["host"], "dev-1");
     assert_eq!(received[0]["points"][0]["value"], 1.5);
-    let connections: Value = client
-        .get(format!("{}/_emulator/connections", handle.base_url()))
-        .send()
-        .await
-        .expect("test api")
-        .json()
-        .await
-        .expect("JSON");
+    let connections: Value = common::test_api_get(&client, &handle, "connections").await;
     assert_eq!(connections[0]["client_id"], CLIENT_ID);
 
     // Refresh rotates; the old refresh token is spent; expiry follows the clock.

@@ -46,6 +46,9 @@ const FORWARD_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How soon an idle forwarded connection checks that the device still has it.
 const FORWARD_KEEP_ALIVE: Duration = Duration::from_millis(500);
 
+// Addresses on the simulated link only: both stacks are smoltcp in this process (or the QEMU
+// board's NIC, bridged over a loopback UDP socket), so these packets never reach the kernel's
+// interfaces; what leaves the process goes to 127.0.0.1.
 /// The router's address on every simulated link (also the devices' DNS server).
 pub const ROUTER_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 /// The device's address on every simulated link (/24).

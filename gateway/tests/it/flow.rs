@@ -14,9 +14,13 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::common::{ADMIN_TOKEN, CLIENT_SECRET};
 
 async fn start_sandbox() -> (tempfile::TempDir, SandboxHandle) {
+    start_sandbox_on("127.0.0.1:0").await
+}
+
+async fn start_sandbox_on(listen: &str) -> (tempfile::TempDir, SandboxHandle) {
     let dir = tempfile::tempdir().unwrap();
     let handle = sandbox::start(SandboxOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
+        listen: listen.parse().unwrap(),
         state_dir: dir.path().join("state"),
     })
     .await
@@ -119,6 +123,20 @@ fn secret(s: &SecretString) -> String {
 }
 
 #[tokio::test]
+async fn sandbox_keeps_the_emulator_on_loopback_when_the_gateway_listens_everywhere() {
+    let (_dir, world) = start_sandbox_on("0.0.0.0:0").await;
+    let emulator = world.emulator().local_addr();
+    assert_eq!(emulator.ip(), std::net::Ipv4Addr::LOCALHOST, "{emulator}");
+    assert_eq!(
+        world.emulator().base_url(),
+        format!("http://127.0.0.1:{}", emulator.port())
+    );
+    // The consent flow still works: the gateway reaches the emulator over loopback.
+    world.connect().await.unwrap();
+    world.shutdown().await;
+}
+
+#[tokio::test]
 async fn sandbox_happy_path_stores_the_key_encrypted_and_reports_status() {
     let (dir, world) = start_sandbox().await;
     let manifest: serde_json::Value =
@@ -132,6 +150,23 @@ async fn sandbox_happy_path_stores_the_key_encrypted_and_reports_status() {
             .unwrap()
             .starts_with("http://127.0.0.1:")
     );
+    // The emulator's test API (full API keys) answers only with the manifest's token.
+    let token = manifest["emulator_token"].as_str().unwrap();
+    assert_eq!(token, world.emulator().test_api_token());
+    assert!(token.len() >= 32, "{}", token.len());
+    let keys_url = format!(
+        "{}/_emulator/keys",
+        manifest["emulator_url"].as_str().unwrap()
+    );
+    let refused = reqwest::get(&keys_url).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let listed = reqwest::Client::new()
+        .get(&keys_url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
 
     world.connect().await.unwrap();
     let keys = world.emulator().api_keys();
