@@ -434,7 +434,7 @@ fn plain_http_is_refused_for_real_datadog_sites() {
 fn unresolvable_host_is_a_network_retry() {
     let mut memory = Memory::new();
     let mut up: Uploader<'_, 1, 64> = Uploader::new(
-        Security::Tls(ddlink_core::net::TrustAnchor::from_der(&[])),
+        Security::Tls(ddlink_core::net::ServerTrust::new(&[])),
         memory.buffers(),
         backoff(),
     );
