@@ -13,8 +13,11 @@ const LEAF: &[u8] = include_bytes!("../tests/data/x509/dd-leaf.der");
 const ROOT_LEAF: &[u8] = include_bytes!("../tests/data/x509/root-leaf.der");
 const HOST: &str = "api.datadoghq.com";
 
+/// A benchmark name, the chain (leaf first) and the anchor that ends it.
+type Case = (&'static str, &'static [&'static [u8]], &'static [u8]);
+
 fn bench(c: &mut Criterion) {
-    let cases: [(&str, &[&[u8]], &[u8]); 3] = [
+    let cases: [Case; 3] = [
         ("rsa2048_signature", &[LEAF], INTERMEDIATE),
         ("rsa4096_signature", &[ROOT_LEAF], ROOT),
         ("datadog_shaped_chain", &[LEAF, INTERMEDIATE, ROOT], ROOT),
