@@ -126,6 +126,35 @@ mod deflate {
     }
 }
 
+#[cfg(feature = "net")]
+#[test]
+fn verifying_rsa_and_ecdsa_chains_allocates_nothing() {
+    use ddlink_core::net::tls::{ServerTrust, TrustAnchor, verify_server_chain};
+    let root = include_bytes!("data/x509/dd-root.der").as_slice();
+    let intermediate = include_bytes!("data/x509/dd-intermediate.der").as_slice();
+    let leaf = include_bytes!("data/x509/dd-leaf.der").as_slice();
+    let ec_root = include_bytes!("data/x509/ec-root.der").as_slice();
+    let ec_leaf = include_bytes!("data/x509/ec-leaf.der").as_slice();
+    let anchors = [TrustAnchor::from_der(ec_root), TrustAnchor::from_der(root)];
+    let trust = ServerTrust::new(&anchors);
+    let mut results = Vec::with_capacity(2);
+    assert_no_alloc(|| {
+        results.push(verify_server_chain(
+            &[leaf, intermediate, root],
+            &trust,
+            "api.datadoghq.com",
+            Some(1_780_272_000),
+        ));
+        results.push(verify_server_chain(
+            &[ec_leaf],
+            &trust,
+            "api.datadoghq.com",
+            None,
+        ));
+    });
+    assert_eq!(results, [Ok(()), Ok(())]);
+}
+
 #[test]
 fn site_http_retry_and_clock_do_not_allocate() {
     use ddlink_core::clock::{TimeSample, WallClock};

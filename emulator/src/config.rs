@@ -17,7 +17,7 @@ pub struct EmulatorConfig {
     /// below it, and any other single label as a custom-subdomain app host. The `domain`
     /// it hands out (see [`crate::EmulatorHandle::domain`]) appends the listener's port.
     pub domain: String,
-    /// Serve HTTPS with a generated P-256 CA instead of plain HTTP.
+    /// Serve HTTPS (by default with an RSA chain like Datadog's) instead of plain HTTP.
     pub tls: Option<TlsConfig>,
     /// OAuth clients registered "in the Developer Platform".
     pub clients: Vec<OAuthClient>,
@@ -71,9 +71,22 @@ impl Default for EmulatorConfig {
 /// HTTPS settings.
 #[derive(Debug, Clone)]
 pub struct TlsConfig {
-    /// Directory where the CA certificate is written as `ca.pem` (created if missing), so
-    /// clients can trust it. A fresh CA is generated at every start.
+    /// Directory where the root certificate is written as `ca.pem` (created if missing), so
+    /// clients can trust it, and where RSA keys are cached (`rsa-*.pk8`). Certificates are
+    /// issued afresh at every start.
     pub dir: PathBuf,
+    /// The certificate hierarchy (default: RSA, shaped like Datadog's).
+    pub key_type: crate::pki::KeyType,
+}
+
+impl TlsConfig {
+    /// HTTPS with the default (RSA) chain, files in `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            key_type: crate::pki::KeyType::default(),
+        }
+    }
 }
 
 /// A confidential OAuth client as registered in Datadog's Developer Platform.

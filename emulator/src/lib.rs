@@ -52,6 +52,7 @@ mod intake;
 mod keys;
 mod oauth;
 mod pages;
+pub mod pki;
 mod received;
 mod routing;
 mod server;
@@ -79,7 +80,7 @@ pub use received::{
     CheckRecord, DistributionRecord, EventRecord, EventsEndpoint, LogRecord, Point, RequestRecord,
     SeriesEndpoint, SeriesRecord,
 };
-pub use tls::{CA_FILE_NAME, TlsError};
+pub use tls::{CA_FILE_NAME, TlsError, intake_leaf_names};
 
 use crate::clock::{Clock, iso8601_micros, lock};
 use crate::state::{AppState, Shared};
@@ -122,7 +123,9 @@ impl Emulator {
         let local_addr = listener.local_addr().map_err(StartError::Listener)?;
         let domain_name = config.domain.to_ascii_lowercase();
         let tls = match &config.tls {
-            Some(tls) => Some(tls::setup(&domain_name, &tls.dir).map_err(StartError::Tls)?),
+            Some(tls) => {
+                Some(tls::setup(&domain_name, &tls.dir, tls.key_type).map_err(StartError::Tls)?)
+            }
             None => None,
         };
         let scheme = if tls.is_some() { "https" } else { "http" };

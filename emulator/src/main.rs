@@ -26,9 +26,14 @@ struct Args {
     /// Sandbox domain (host name without port); `*.localhost` resolves to loopback.
     #[arg(long, default_value = DEFAULT_DOMAIN)]
     domain: String,
-    /// Serve HTTPS with a generated CA, written to DIR/ca.pem.
+    /// Serve HTTPS with generated certificates; the root (trust anchor) is written to
+    /// DIR/ca.pem and RSA keys are cached in DIR.
     #[arg(long, value_name = "DIR")]
     tls_dir: Option<PathBuf>,
+    /// Certificate chain with --tls-dir: `rsa` (RSA-4096 root, RSA-2048 intermediate and leaf,
+    /// about 5 KB, like Datadog's intake) or `ecdsa` (one P-256 CA, leaf sent alone).
+    #[arg(long, value_name = "rsa|ecdsa", default_value = "rsa")]
+    tls_key_type: ddlink_emulator::pki::KeyType,
     /// Register an OAuth client: ID:SECRET:REDIRECT_URI:ONBOARDING_URL. ID and SECRET must
     /// not contain ':'; the two URLs are split where the second `:http://` or `:https://` begins.
     #[arg(long = "client", value_name = "ID:SECRET:REDIRECT_URI:ONBOARDING_URL", value_parser = parse_client)]
@@ -116,7 +121,10 @@ async fn run(args: Args) -> Result<(), String> {
     let print_token = args.test_api_token.is_none();
     let config = EmulatorConfig {
         domain: args.domain,
-        tls: args.tls_dir.map(|dir| TlsConfig { dir }),
+        tls: args.tls_dir.map(|dir| TlsConfig {
+            dir,
+            key_type: args.tls_key_type,
+        }),
         clients,
         api_keys: args.api_keys,
         frozen_clock: None,

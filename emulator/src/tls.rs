@@ -1,8 +1,9 @@
-//! HTTPS: a generated P-256 CA and one leaf per emulated host, picked by SNI.
+//! HTTPS: the emulator's certificates (see [`crate::pki`]: by default an RSA chain shaped like
+//! Datadog's, or a P-256 one), one leaf per emulated host, picked by SNI.
 //!
-//! Embedded clients (embedded-tls) check only the first three SAN DNS names, need the
-//! chain within 4096 bytes and speak TLS 1.3 with P-256: so each leaf carries at most three
-//! names, the chain sent is the leaf alone, and only TLS 1.3 is offered.
+//! Only TLS 1.3 is offered, as embedded clients need. With an RSA leaf rustls signs the handshake
+//! with RSA-PSS, choosing the first of SHA-512, SHA-384, SHA-256 the client offers (ddlink devices
+//! offer all three and verify each).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -10,17 +11,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
-};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
 use crate::hosts;
+use crate::pki::{KeyType, Pki, PkiError};
 
-/// File name of the CA certificate (PEM) inside [`crate::TlsConfig::dir`].
+/// File name of the trust anchor (the root certificate, PEM) inside [`crate::TlsConfig::dir`].
 pub const CA_FILE_NAME: &str = "ca.pem";
 
 #[derive(Debug)]
@@ -33,7 +30,7 @@ pub(crate) struct TlsSetup {
 /// Why HTTPS could not be set up.
 #[derive(Debug)]
 pub enum TlsError {
-    Certificate(rcgen::Error),
+    Certificate(PkiError),
     Rustls(rustls::Error),
     WriteCa {
         path: PathBuf,
@@ -55,8 +52,8 @@ impl fmt::Display for TlsError {
 
 impl std::error::Error for TlsError {}
 
-impl From<rcgen::Error> for TlsError {
-    fn from(e: rcgen::Error) -> Self {
+impl From<PkiError> for TlsError {
+    fn from(e: PkiError) -> Self {
         Self::Certificate(e)
     }
 }
@@ -104,53 +101,29 @@ impl ResolvesServerCert for HostCerts {
     }
 }
 
-fn leaf(
-    names: &[&str],
-    ips: &[IpAddr],
-    issuer: &Issuer<'_, KeyPair>,
-) -> Result<Arc<CertifiedKey>, TlsError> {
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-    let mut params =
-        CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())?;
-    params
-        .subject_alt_names
-        .extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
-    params.distinguished_name.push(
-        DnType::CommonName,
-        names.first().copied().unwrap_or("localhost"),
+/// The names of the intake leaf: the bare domain, `*.<domain>` and every emulated host (as
+/// Datadog's intake certificates list their hosts next to the wildcards).
+pub fn intake_leaf_names(domain: &str) -> Vec<String> {
+    let mut names = vec![format!("*.{domain}"), domain.to_owned()];
+    names.extend(
+        [
+            hosts::APP,
+            hosts::API,
+            hosts::LOGS_INTAKE,
+            hosts::EVENT_INTAKE,
+        ]
+        .iter()
+        .map(|prefix| format!("{prefix}.{domain}")),
     );
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.use_authority_key_identifier_extension = true;
-    let cert = params.signed_by(&key, issuer)?;
-    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let signing_key = rustls::crypto::ring::sign::any_ecdsa_type(&der)?;
-    Ok(Arc::new(CertifiedKey::new(
-        vec![cert.der().clone()],
-        signing_key,
-    )))
+    names
 }
 
-/// Generates the CA and leaves for `domain` and writes the CA to `dir/ca.pem`.
-pub(crate) fn setup(domain: &str, dir: &Path) -> Result<TlsSetup, TlsError> {
-    let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    ca_params
-        .distinguished_name
-        .push(DnType::OrganizationName, "ddlink");
-    ca_params.distinguished_name.push(
-        DnType::CommonName,
-        format!("ddlink Datadog emulator CA ({domain})"),
-    );
-    let ca_cert = ca_params.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca_params, ca_key);
-
+/// Generates the certificates for `domain` (RSA keys cached in `dir`) and writes the root to
+/// `dir/ca.pem`.
+pub(crate) fn setup(domain: &str, dir: &Path, key_type: KeyType) -> Result<TlsSetup, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let pki = Pki::generate(key_type, Some(dir))?;
+    let intake = pki.certified_key(&intake_leaf_names(domain), &[], &provider)?;
     let mut by_name = HashMap::new();
     for prefix in [
         hosts::APP,
@@ -158,17 +131,16 @@ pub(crate) fn setup(domain: &str, dir: &Path) -> Result<TlsSetup, TlsError> {
         hosts::LOGS_INTAKE,
         hosts::EVENT_INTAKE,
     ] {
-        let name = format!("{prefix}.{domain}");
-        by_name.insert(name.clone(), leaf(&[&name], &[], &issuer)?);
+        by_name.insert(format!("{prefix}.{domain}"), intake.clone());
     }
-    let wildcard = leaf(&[&format!("*.{domain}")], &[], &issuer)?;
-    let fallback = leaf(
-        &["localhost"],
+    let wildcard = intake;
+    let fallback = pki.certified_key(
+        &["localhost".to_owned()],
         &[
             IpAddr::V4(Ipv4Addr::LOCALHOST),
             IpAddr::V6(Ipv6Addr::LOCALHOST),
         ],
-        &issuer,
+        &provider,
     )?;
     let resolver = HostCerts {
         by_name,
@@ -177,14 +149,13 @@ pub(crate) fn setup(domain: &str, dir: &Path) -> Result<TlsSetup, TlsError> {
         fallback,
     };
 
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut server_config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
     server_config.alpn_protocols = vec![b"http/1.1".to_vec()];
 
-    let ca_pem = ca_cert.pem();
+    let ca_pem = pki.root_pem().to_owned();
     std::fs::create_dir_all(dir).map_err(|source| TlsError::WriteCa {
         path: dir.to_owned(),
         source,

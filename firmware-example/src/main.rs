@@ -36,10 +36,11 @@ struct Args {
         hide_env_values = true
     )]
     device_secret: String,
-    /// CA certificate (PEM or DER) that signs the intake's certificate. Without it the device
-    /// speaks plain HTTP, which only a sandbox (`*.localhost`) site accepts.
+    /// CA certificate (PEM or DER) the intake's chain must end at; repeat it to trust several
+    /// (e.g. the old and the new root during a rotation). Without it the device speaks plain
+    /// HTTP, which only a sandbox (`*.localhost`) site accepts.
     #[arg(long)]
-    ca: Option<std::path::PathBuf>,
+    ca: Vec<std::path::PathBuf>,
     /// Sampling interval in seconds.
     #[arg(long, default_value_t = 10)]
     interval: u64,
@@ -63,20 +64,19 @@ fn main() -> ExitCode {
         return ddlink_firmware_example::sim::world::cli::main();
     }
     let args = Args::parse();
-    let ca_der = match args.ca.as_deref().map(read_ca) {
-        Some(Ok(der)) => Some(der),
-        Some(Err(message)) => {
+    let trust_anchors = match args.ca.iter().map(|path| read_ca(path)).collect() {
+        Ok(anchors) => anchors,
+        Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(2);
         }
-        None => None,
     };
     let params = SimDevice {
         gateway_url: args.gateway.clone(),
         fleet: args.fleet.clone(),
         device_id: args.device_id.clone(),
         device_secret_hex: args.device_secret.clone(),
-        ca_der,
+        trust_anchors,
         interval_ms: args.interval.saturating_mul(1_000),
         duration_ms: args.duration.saturating_mul(1_000),
         drain_ms: 30_000,

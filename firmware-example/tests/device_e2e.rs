@@ -33,7 +33,7 @@ fn device(gateway_url: String, device_id: &str) -> SimDevice {
         fleet: "acme".into(),
         device_id: device_id.into(),
         device_secret_hex: device_secret_hex("acme", device_id),
-        ca_der: None,
+        trust_anchors: Vec::new(),
         interval_ms: 200,
         duration_ms: 1_500,
         drain_ms: 10_000,

@@ -1,12 +1,16 @@
-//! TLS 1.3 with certificate verification (embedded-tls 0.19 used directly by `ddlink_core::net`)
-//! against a local rustls server with an rcgen P-256 CA, over the host's sockets: the right CA
-//! and host name work; a wrong CA or a certificate for another name is refused.
+//! TLS 1.3 with certificate verification (embedded-tls 0.19 driven by `ddlink_core::net`'s own
+//! heap-free verifier) against local rustls servers over the host's sockets: the emulator's
+//! Datadog-shaped RSA chain (RSA-PSS handshake signature) and a P-256 CA. The right anchor and
+//! host name work; a wrong anchor, another name or a forged handshake signature are refused,
+//! each with its own error.
 
 mod support;
 
 use ddlink_core::http::{ContentEncoding, Endpoint};
-use ddlink_core::net::tls::{NoClock, TLS_READ_BUFFER, TrustAnchor, open_verified};
-use ddlink_core::net::{NetBuffers, RetryCause, Security, SendReport, Uploader};
+use ddlink_core::net::tls::{
+    CertificateError, NoClock, OpenError, ServerTrust, TLS_READ_BUFFER, TrustAnchor, open_verified,
+};
+use ddlink_core::net::{ExchangeError, NetBuffers, RetryCause, Security, SendReport, Uploader};
 use ddlink_core::provision::ApiKey;
 use ddlink_core::retry::BackoffConfig;
 use ddlink_core::site::Site;
@@ -16,12 +20,17 @@ use futures_lite::future::block_on;
 use rand_core::OsRng;
 use reqwless::client::HttpConnection;
 use reqwless::request::{Request, RequestBuilder};
-use support::{Script, https_server, pki};
+use support::{Script, https_server, pki, rsa_pki};
 
 const HOST: &str = "api.datadoghq.localhost";
 
 /// Opens TLS to the server and POSTs with reqwless over the verified session.
 fn post_over_tls(port: u16, server_name: &str, ca_der: &[u8]) -> Result<u16, String> {
+    post_over_tls_trusting(port, server_name, &[ca_der])
+}
+
+fn post_over_tls_trusting(port: u16, server_name: &str, anchors: &[&[u8]]) -> Result<u16, String> {
+    let anchors: Vec<TrustAnchor<'_>> = anchors.iter().map(|d| TrustAnchor::from_der(d)).collect();
     block_on(async {
         let stack = os_stack();
         let socket = stack
@@ -33,13 +42,16 @@ fn post_over_tls(port: u16, server_name: &str, ca_der: &[u8]) -> Result<u16, Str
         let tls = open_verified::<_, _, NoClock>(
             socket,
             server_name,
-            TrustAnchor::from_der(ca_der),
+            ServerTrust::new(&anchors),
             OsRng,
             &mut read_buffer,
             &mut write_buffer,
         )
         .await
-        .map_err(|e| format!("tls: {e:?}"))?;
+        .map_err(|e| match e {
+            OpenError::Certificate(reason) => format!("certificate: {reason:?}"),
+            OpenError::Tls(error) => format!("tls: {error:?}"),
+        })?;
         let mut connection = HttpConnection::Plain(tls);
         let request = Request::post("/api/v2/series")
             .host(server_name)
@@ -70,7 +82,7 @@ fn wrong_ca_is_refused() {
     let other = pki(&[HOST]);
     let server = https_server(&pki_server, Script(vec![(202, "{}")]));
     let result = post_over_tls(server.port(), HOST, &other.ca_der);
-    assert_eq!(result, Err("tls: InvalidCertificate".to_string()));
+    assert_eq!(result, Err("certificate: UnknownIssuer".to_string()));
     assert!(server.received().is_empty());
 }
 
@@ -79,7 +91,7 @@ fn certificate_for_another_name_is_refused() {
     let pki = pki(&["other.localhost"]);
     let server = https_server(&pki, Script(vec![(202, "{}")]));
     let result = post_over_tls(server.port(), HOST, &pki.ca_der);
-    assert_eq!(result, Err("tls: InvalidCertificate".to_string()));
+    assert_eq!(result, Err("certificate: NameMismatch".to_string()));
     assert!(server.received().is_empty());
 }
 
@@ -91,6 +103,7 @@ fn wildcard_san_matches_the_intake_host() {
 }
 
 fn uploader_round(ca_der: &[u8], port: u16) -> (SendReport, ddlink_core::net::UploaderCounters) {
+    let anchors = [TrustAnchor::from_der(ca_der)];
     let mut tls_read = vec![0u8; TLS_READ_BUFFER];
     let mut tls_write = vec![0u8; 4096];
     let mut head = [0u8; 512];
@@ -102,7 +115,7 @@ fn uploader_round(ca_der: &[u8], port: u16) -> (SendReport, ddlink_core::net::Up
         response: &mut response,
     };
     let mut uploader: Uploader<'_, 2, 256> = Uploader::new(
-        Security::Tls(TrustAnchor::from_der(ca_der)),
+        Security::Tls(ServerTrust::new(&anchors)),
         buffers,
         BackoffConfig::default(),
     );
@@ -162,9 +175,9 @@ fn uploader_keeps_the_payload_when_the_certificate_is_untrusted() {
         matches!(
             report,
             SendReport::Retrying {
-                cause: RetryCause::Network(ddlink_core::net::ExchangeError::Tls {
-                    certificate: true
-                }),
+                cause: RetryCause::Network(ExchangeError::Certificate(
+                    CertificateError::UnknownIssuer
+                )),
                 ..
             }
         ),
@@ -173,6 +186,62 @@ fn uploader_keeps_the_payload_when_the_certificate_is_untrusted() {
     assert_eq!(
         (counters.accepted, counters.retried, counters.dropped()),
         (0, 1, 0)
+    );
+    assert!(server.received().is_empty());
+}
+
+#[test]
+fn datadog_shaped_rsa_chain_is_accepted_with_either_of_two_anchors() {
+    let pki = rsa_pki(&[HOST, "*.datadoghq.localhost", "datadoghq.localhost"]);
+    let served: usize = pki.server_chain.iter().map(|c| c.len()).sum();
+    assert!(
+        (4_000..=6_144).contains(&served),
+        "the served chain is {served} bytes"
+    );
+    let server = https_server(&pki, Script(vec![(202, "{}"), (202, "{}")]));
+    assert_eq!(post_over_tls(server.port(), HOST, &pki.ca_der), Ok(202));
+    // Root rotation: the device holds an unrelated root first, the right one second.
+    let unrelated = support::pki(&[HOST]);
+    assert_eq!(
+        post_over_tls_trusting(server.port(), HOST, &[&unrelated.ca_der, &pki.ca_der]),
+        Ok(202)
+    );
+    assert_eq!(server.received().len(), 2);
+}
+
+#[test]
+fn rsa_chain_with_the_wrong_anchor_or_name_is_refused() {
+    let pki = rsa_pki(&[HOST]);
+    let server = https_server(&pki, Script(vec![(202, "{}")]));
+    let other = support::pki(&[HOST]);
+    assert_eq!(
+        post_over_tls(server.port(), HOST, &other.ca_der),
+        Err("certificate: UnknownIssuer".to_string())
+    );
+    assert_eq!(
+        post_over_tls(server.port(), "logs.datadoghq.localhost", &pki.ca_der),
+        Err("certificate: NameMismatch".to_string())
+    );
+    assert!(server.received().is_empty());
+}
+
+#[test]
+fn a_handshake_signed_with_another_key_is_refused_as_bad_signature() {
+    // The server presents a valid chain but signs the handshake with the key of another leaf
+    // (two fresh P-256 keys): what a server holding only the public certificate would do.
+    // (Forged RSA-PSS signatures are covered by ddlink-core's known-answer tests.)
+    let genuine = pki(&[HOST]);
+    let impostor = pki(&[HOST]);
+    let forged = support::Pki {
+        ca_der: genuine.ca_der.clone(),
+        ca_pem: genuine.ca_pem.clone(),
+        server_chain: genuine.server_chain.clone(),
+        server_key: impostor.server_key.clone_key(),
+    };
+    let server = support::https_server_unchecked(&forged, Script(vec![(202, "{}")]));
+    assert_eq!(
+        post_over_tls(server.port(), HOST, &genuine.ca_der),
+        Err("certificate: BadSignature".to_string())
     );
     assert!(server.received().is_empty());
 }

@@ -57,6 +57,28 @@ fn exercise() -> bool {
         && delay_ok
         && clock_ok
         && deflate_ok()
+        && certificate_ok()
+}
+
+#[cfg(feature = "x509")]
+fn certificate_ok() -> bool {
+    use ddlink_core::net::tls::{CertificateError, ServerTrust, TrustAnchor, verify_server_chain};
+    let root = black_box(include_bytes!("../../core/tests/data/x509/dd-root.der").as_slice());
+    let intermediate = include_bytes!("../../core/tests/data/x509/dd-intermediate.der").as_slice();
+    let leaf = include_bytes!("../../core/tests/data/x509/dd-leaf.der").as_slice();
+    let ec_root = include_bytes!("../../core/tests/data/x509/ec-root.der").as_slice();
+    let ec_leaf = include_bytes!("../../core/tests/data/x509/ec-leaf.der").as_slice();
+    let anchors = [TrustAnchor::from_der(root), TrustAnchor::from_der(ec_root)];
+    let trust = ServerTrust::new(&anchors);
+    let host = black_box("api.datadoghq.com");
+    verify_server_chain(&[leaf, intermediate, root], &trust, host, Some(1_780_272_000)).is_ok()
+        && verify_server_chain(&[ec_leaf], &trust, host, None).is_ok()
+        && verify_server_chain(&[leaf], &trust, host, None) == Err(CertificateError::UnknownIssuer)
+}
+
+#[cfg(not(feature = "x509"))]
+fn certificate_ok() -> bool {
+    true
 }
 
 #[cfg(feature = "deflate")]

@@ -63,7 +63,7 @@ fn is_leap_year(year: u64) -> bool {
     (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
-fn days_in_month(year: u64, month: u64) -> u64 {
+pub(crate) fn days_in_month(year: u64, month: u64) -> u64 {
     match month {
         2 if is_leap_year(year) => 29,
         2 => 28,
@@ -73,7 +73,7 @@ fn days_in_month(year: u64, month: u64) -> u64 {
 }
 
 /// Days from 1970-01-01 to a valid date in 1970..=9999 (Howard Hinnant's `days_from_civil`).
-fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
+pub(crate) fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year / 400;
     let year_of_era = year % 400;

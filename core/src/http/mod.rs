@@ -9,7 +9,7 @@
 //!   re-provision.
 
 mod classify;
-mod date;
+pub(crate) mod date;
 mod request;
 mod response;
 

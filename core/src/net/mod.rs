@@ -4,16 +4,24 @@
 //! [`crate::http`], verdicts from [`crate::http::classify`], back-off from [`crate::retry`].
 //!
 //! - [`Uploader`]: the bounded payload queue and its send loop, with [`UploaderCounters`];
-//! - [`tls`]: the verifying crypto provider and [`tls::open_verified`];
+//! - [`tls`]: the verifying crypto provider and [`tls::open_verified`], on the heap-free
+//!   certificate path: `der` (DER reader) → `x509` (certificate fields) → `rsa` / `signatures`
+//!   (RSA and ECDSA checks) → `chain` (the chain walk and embedded-tls verifier);
 //! - [`queue`]: the inline payload FIFO.
 
+mod chain;
+mod der;
+mod hash;
 pub mod queue;
+mod rsa;
+mod signatures;
 pub mod tls;
 mod transport;
 mod uploader;
+mod x509;
 
 pub use queue::{PayloadInfo, PayloadQueue, QueueError};
-pub use tls::TrustAnchor;
+pub use tls::{CertificateError, ServerTrust, TrustAnchor};
 pub use transport::{ExchangeError, NetBuffers, Security};
 pub use uploader::{
     CredentialsError, DropCause, RetryCause, SendReport, Uploader, UploaderCounters,

@@ -8,7 +8,7 @@ use embedded_io_async::{Read, Write};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
 use embedded_tls::{CryptoRngCore, TlsClock};
 
-use super::tls::{TrustAnchor, open_verified};
+use super::tls::{CertificateError, OpenError, ServerTrust, open_verified};
 use crate::http::{RequestError, RequestHead, ResponseHead, ResponseHeaders};
 
 /// Default ports when the site names none.
@@ -18,8 +18,8 @@ const HTTP_PORT: u16 = 80;
 /// How the uploader reaches intake hosts.
 #[derive(Debug, Clone, Copy)]
 pub enum Security<'a> {
-    /// HTTPS: TLS 1.3, server certificate verified against this anchor and the host name.
-    Tls(TrustAnchor<'a>),
+    /// HTTPS: TLS 1.3, server chain verified against these anchors and the host name.
+    Tls(ServerTrust<'a>),
     /// Plain HTTP, accepted only for a sandbox site (the local emulator); never for Datadog.
     PlainHttpSandboxOnly,
 }
@@ -45,11 +45,10 @@ pub enum ExchangeError {
     Dns,
     /// The TCP connection could not be opened.
     Connect,
-    /// The TLS handshake failed; `certificate` is true when the server was not trusted.
-    Tls {
-        /// The certificate chain or host name did not verify.
-        certificate: bool,
-    },
+    /// The server was not trusted (certificate chain, host name or handshake signature).
+    Certificate(CertificateError),
+    /// The TLS handshake failed for another reason (protocol, cipher, I/O during the handshake).
+    Tls,
     /// Reading or writing failed, or the peer closed before a complete response head.
     Io,
     /// The response head did not fit in [`NetBuffers::response`] or was not HTTP.
@@ -95,22 +94,19 @@ where
             let mut connection = connection;
             round_trip(&mut connection, head_bytes, body, buffers.response).await
         }
-        Security::Tls(anchor) => {
+        Security::Tls(trust) => {
             let mut tls = open_verified::<_, _, C>(
                 connection,
                 host.name(),
-                anchor,
+                trust,
                 rng,
                 buffers.tls_read,
                 buffers.tls_write,
             )
             .await
-            .map_err(|e| ExchangeError::Tls {
-                certificate: matches!(
-                    e,
-                    embedded_tls::TlsError::InvalidCertificate
-                        | embedded_tls::TlsError::InvalidSignature
-                ),
+            .map_err(|e| match e {
+                OpenError::Certificate(reason) => ExchangeError::Certificate(reason),
+                OpenError::Tls(_) => ExchangeError::Tls,
             })?;
             round_trip(&mut tls, head_bytes, body, buffers.response).await
         }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use ddlink_core::net::tls::{TLS_READ_BUFFER, TrustAnchor};
+use ddlink_core::net::tls::{ServerTrust, TLS_READ_BUFFER, TrustAnchor};
 use ddlink_core::net::{NetBuffers, Security};
 use ddlink_core::provision::DeviceSecret;
 use ddlink_core::site::SandboxPolicy;
@@ -27,8 +27,9 @@ pub struct SimDevice {
     pub device_id: String,
     /// Factory secret, 64 hex digits.
     pub device_secret_hex: String,
-    /// DER of the CA that signs the intake's certificate; `None` = plain HTTP (sandbox only).
-    pub ca_der: Option<Vec<u8>>,
+    /// DER of the CAs the device trusts for the intake (a chain ending at any of them is
+    /// accepted, e.g. old and new root during a rotation); empty = plain HTTP (sandbox only).
+    pub trust_anchors: Vec<Vec<u8>>,
     /// Sampling period in milliseconds.
     pub interval_ms: u64,
     /// How long to sample, in milliseconds.
@@ -46,7 +47,10 @@ impl core::fmt::Debug for SimDevice {
             .field("fleet", &self.fleet)
             .field("device_id", &self.device_id)
             .field("device_secret_hex", &"<redacted>")
-            .field("ca_der", &self.ca_der.as_ref().map(Vec::len))
+            .field(
+                "trust_anchors",
+                &self.trust_anchors.iter().map(Vec::len).collect::<Vec<_>>(),
+            )
             .field("interval_ms", &self.interval_ms)
             .field("duration_ms", &self.duration_ms)
             .field("drain_ms", &self.drain_ms)
@@ -80,9 +84,15 @@ pub async fn run_device<T: TcpConnect, D: Dns>(
 ) -> Result<DeviceReport, SimError> {
     let secret =
         DeviceSecret::from_hex(&params.device_secret_hex).map_err(|_| SimError::InvalidSecret)?;
-    let security = match &params.ca_der {
-        Some(der) => Security::Tls(TrustAnchor::from_der(der)),
-        None => Security::PlainHttpSandboxOnly,
+    let anchors: Vec<TrustAnchor<'_>> = params
+        .trust_anchors
+        .iter()
+        .map(|der| TrustAnchor::from_der(der))
+        .collect();
+    let security = if anchors.is_empty() {
+        Security::PlainHttpSandboxOnly
+    } else {
+        Security::Tls(ServerTrust::new(&anchors))
     };
     let config = DeviceConfig {
         gateway_url: &params.gateway_url,
@@ -96,7 +106,7 @@ pub async fn run_device<T: TcpConnect, D: Dns>(
         interval_ms: params.interval_ms,
         reprovision_every_ms: params.reprovision_every_ms,
     };
-    let (mut tls_read, mut tls_write) = if params.ca_der.is_some() {
+    let (mut tls_read, mut tls_write) = if !anchors.is_empty() {
         (vec![0u8; TLS_READ_BUFFER], vec![0u8; TLS_WRITE_BUFFER])
     } else {
         (Vec::new(), Vec::new())
@@ -175,7 +185,7 @@ mod tests {
             fleet: "demo".into(),
             device_id: "dev-1".into(),
             device_secret_hex: secret.clone(),
-            ca_der: None,
+            trust_anchors: Vec::new(),
             interval_ms: 1000,
             duration_ms: 1000,
             drain_ms: 1000,

@@ -153,7 +153,8 @@ pub fn http_server_on(ip: std::net::Ipv4Addr, script: Script) -> Server {
     }
 }
 
-/// A P-256 CA and a server certificate it signed for `names`.
+/// A fresh P-256 CA (with a name of its own) and a server certificate it signed for `names`
+/// (sent alone).
 pub struct Pki {
     pub ca_der: Vec<u8>,
     pub ca_pem: String,
@@ -166,9 +167,14 @@ pub fn pki(names: &[&str]) -> Pki {
     let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "ddlink test CA");
+    // Each CA gets its own name, as distinct real CAs have: a "wrong CA" is then an unknown
+    // issuer, not a forgery of a trusted one.
+    static CA_SERIAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let serial = CA_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ca_params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("ddlink test CA {serial}"),
+    );
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
@@ -185,10 +191,23 @@ pub fn pki(names: &[&str]) -> Pki {
     }
 }
 
+/// The emulator's default hierarchy (RSA-4096 root, RSA-2048 intermediate and leaf, as Datadog's
+/// intake) with a leaf for `names`; the server sends leaf, intermediate and root.
+pub fn rsa_pki(names: &[&str]) -> Pki {
+    use ddlink_emulator::pki::{KeyType, Pki as EmulatorPki};
+    let pki = EmulatorPki::generate(KeyType::Rsa, None).unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let (server_chain, key) = pki.issue(&names, &[]).unwrap();
+    Pki {
+        ca_der: pki.root_der().to_vec(),
+        ca_pem: pki.root_pem().to_owned(),
+        server_chain,
+        server_key: rustls::pki_types::PrivateKeyDer::Pkcs8(key),
+    }
+}
+
 /// HTTPS (TLS 1.3 only) intake on `127.0.0.1:0` with `pki`'s server certificate.
 pub fn https_server(pki: &Pki, script: Script) -> Server {
-    use tokio_rustls::TlsAcceptor;
-    let runtime = runtime();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -196,6 +215,39 @@ pub fn https_server(pki: &Pki, script: Script) -> Server {
         .with_no_client_auth()
         .with_single_cert(pki.server_chain.clone(), pki.server_key.clone_key())
         .unwrap();
+    serve_tls(config, script)
+}
+
+/// Like [`https_server`], but the key is not checked against the leaf: with a key that is not
+/// the leaf's, the server signs its handshake with a key the certificate does not name.
+pub fn https_server_unchecked(pki: &Pki, script: Script) -> Server {
+    #[derive(Debug)]
+    struct Always(Arc<rustls::sign::CertifiedKey>);
+    impl rustls::server::ResolvesServerCert for Always {
+        fn resolve(
+            &self,
+            _: rustls::server::ClientHello<'_>,
+        ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+            Some(self.0.clone())
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let signing_key = provider
+        .key_provider
+        .load_private_key(pki.server_key.clone_key())
+        .unwrap();
+    let certified = rustls::sign::CertifiedKey::new(pki.server_chain.clone(), signing_key);
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(Always(Arc::new(certified))));
+    serve_tls(config, script)
+}
+
+fn serve_tls(config: rustls::ServerConfig, script: Script) -> Server {
+    use tokio_rustls::TlsAcceptor;
+    let runtime = runtime();
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let received = Arc::new(Mutex::new(Vec::new()));
     let state = AppState {

@@ -1,5 +1,7 @@
-//! The intake's HTTPS front: a TLS 1.3 terminator with its own P-256 CA in front of the
-//! emulator, like a load balancer in front of Datadog.
+//! The intake's HTTPS front: a TLS 1.3 terminator in front of the emulator, like a load balancer
+//! in front of Datadog, presenting the emulator's default certificate chain (RSA-2048 leaf,
+//! RSA-2048 intermediate, RSA-4096 root, about 5 KB; see `ddlink_emulator::pki`) and signing
+//! the handshake with RSA-PSS, as Datadog's intake does.
 //!
 //! The sandbox gateway talks plain HTTP to the emulator (a sandbox site is `http`), so the
 //! emulator's port cannot also speak TLS; devices reach the intake through this front instead
@@ -12,10 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use anyhow::Context as _;
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, PKCS_ECDSA_P256_SHA256};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use ddlink_emulator::pki::{KeyType, Pki};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, PKCS_ECDSA_P256_SHA256};
 use rustls::server::ResolvesServerCertUsingSni;
-use rustls::sign::CertifiedKey;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -53,9 +54,14 @@ pub struct IntakeFront {
 
 impl IntakeFront {
     /// Listens on a free loopback port (in the current tokio runtime) and forwards every
-    /// completed TLS session to `127.0.0.1:upstream_port`. `host_names` get one certificate each.
-    pub async fn start(upstream_port: u16, host_names: &[String]) -> anyhow::Result<Self> {
-        let (ca_der, config) = server_config(host_names)?;
+    /// completed TLS session to `127.0.0.1:upstream_port`. The leaf is for `domain` and
+    /// `*.<domain>` plus every name in `host_names`, and is served for each of `host_names`.
+    pub async fn start(
+        upstream_port: u16,
+        domain: &str,
+        host_names: &[String],
+    ) -> anyhow::Result<Self> {
+        let (ca_der, config) = server_config(domain, host_names)?;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .context("binding the intake front")?;
@@ -144,38 +150,36 @@ async fn accept_loop(
     }
 }
 
-/// A fresh P-256 CA and, per host name, a leaf it signed; returns the CA's DER and a rustls
-/// config choosing the leaf by SNI (TLS 1.3 only, as Datadog's intake negotiates).
-fn server_config(host_names: &[String]) -> anyhow::Result<(Vec<u8>, rustls::ServerConfig)> {
+/// The emulator's default (RSA) hierarchy with one intake leaf (the emulator's names for
+/// `domain`); returns the root's DER and a rustls config serving the leaf for each of
+/// `host_names` by SNI (TLS 1.3 only, as Datadog's intake negotiates). RSA keys are made once
+/// per process.
+fn server_config(
+    domain: &str,
+    host_names: &[String],
+) -> anyhow::Result<(Vec<u8>, rustls::ServerConfig)> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "ddlink sandbox intake CA");
-    let ca = ca_params.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca_params, ca_key);
+    let pki = Pki::generate(KeyType::Rsa, None)?;
+    let mut leaf_names = ddlink_emulator::intake_leaf_names(domain);
+    leaf_names.extend(
+        host_names
+            .iter()
+            .filter(|n| !leaf_names.contains(n))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    let leaf = pki.certified_key(&leaf_names, &[], &provider)?;
     let mut resolver = ResolvesServerCertUsingSni::new();
     for name in host_names {
-        let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
-        let leaf = CertificateParams::new(vec![name.clone()])?.signed_by(&leaf_key, &issuer)?;
-        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-        let signing_key = provider
-            .key_provider
-            .load_private_key(key_der)
-            .context("loading a leaf key")?;
-        let certified =
-            CertifiedKey::new(vec![CertificateDer::from(leaf.der().to_vec())], signing_key);
         resolver
-            .add(name, certified)
+            .add(name, (*leaf).clone())
             .with_context(|| format!("certificate for {name}"))?;
     }
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
-    Ok((ca.der().to_vec(), config))
+    Ok((pki.root_der().to_vec(), config))
 }
 
 /// DER of a freshly generated CA that signed nothing the world serves (a wrong trust anchor).

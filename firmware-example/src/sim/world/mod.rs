@@ -46,7 +46,8 @@ pub enum DeviceNetwork {
 /// What the devices trust for the intake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntakeTrust {
-    /// HTTPS through the front, trusting the front's CA (the normal case).
+    /// HTTPS through the front (an RSA chain shaped like Datadog's), trusting the front's root
+    /// plus an unrelated one, as during a root rotation (the normal case).
     FrontCa,
     /// HTTPS through the front, trusting an unrelated CA: every handshake must fail.
     UnrelatedCa,
@@ -96,6 +97,8 @@ pub struct World {
     config: WorldConfig,
     sandbox: SandboxHandle,
     front: Option<IntakeFront>,
+    /// A root that signed nothing served: the only anchor with `UnrelatedCa`, the second
+    /// one with `FrontCa`.
     unrelated_ca: Option<Vec<u8>>,
     _state_dir: tempfile::TempDir,
     // Last, so the servers above are dropped while it still runs.
@@ -129,13 +132,14 @@ impl World {
                 let emulator = sandbox.emulator();
                 Some(runtime.block_on(IntakeFront::start(
                     emulator.local_addr().port(),
+                    emulator.domain_name(),
                     &emulator.host_names(),
                 ))?)
             }
         };
         let unrelated_ca = match config.trust {
-            IntakeTrust::UnrelatedCa => Some(front::unrelated_ca_der()?),
-            _ => None,
+            IntakeTrust::UnrelatedCa | IntakeTrust::FrontCa => Some(front::unrelated_ca_der()?),
+            IntakeTrust::PlainHttp => None,
         };
         Ok(Self {
             config,
@@ -192,10 +196,17 @@ impl World {
             .context("the sandbox's fleet key is not hex")?;
         let secret = derive_device_secret(&fleet_key, sandbox.fleet(), &device_id)
             .map_err(|e| anyhow::anyhow!("deriving the secret of {device_id}: {e:?}"))?;
-        let ca_der = match self.config.trust {
-            IntakeTrust::PlainHttp => None,
-            IntakeTrust::FrontCa => self.front.as_ref().map(|f| f.ca_der().to_vec()),
-            IntakeTrust::UnrelatedCa => self.unrelated_ca.clone(),
+        // With the front's root, devices also hold an unrelated root, as during a root
+        // rotation: the chain must end at either and does end at the front's.
+        let trust_anchors = match self.config.trust {
+            IntakeTrust::PlainHttp => Vec::new(),
+            IntakeTrust::FrontCa => self
+                .front
+                .iter()
+                .map(|f| f.ca_der().to_vec())
+                .chain(self.unrelated_ca.clone())
+                .collect(),
+            IntakeTrust::UnrelatedCa => self.unrelated_ca.iter().cloned().collect(),
         };
         Ok(SimDevice {
             // `*.localhost` resolves to loopback (OS sockets) or to the router (in-process).
@@ -203,7 +214,7 @@ impl World {
             fleet: sandbox.fleet().to_owned(),
             device_id,
             device_secret_hex: hex_encode(secret.expose_secret()),
-            ca_der,
+            trust_anchors,
             interval_ms: self.config.interval_ms,
             duration_ms: self.config.duration_ms,
             drain_ms: self.config.drain_ms,
