@@ -2,7 +2,7 @@
 //! the firmware image so one image serves a whole fleet.
 //!
 //! A production line writes this block into a reserved flash sector of each device (gateway URL,
-//! fleet, device id, factory secret, the trust anchor for the intake, the MAC address and the
+//! fleet, device id, factory secret, the trust anchors for the intake, the MAC address and the
 //! LAN settings). The QEMU board has no such sector, so the host writes the block into RAM the
 //! image does not use before the CPU starts (`-device loader`), together with two things a real
 //! device would not get this way: an entropy seed (a real board reads its TRNG) and a run plan
@@ -37,6 +37,52 @@ const TAG_RUN_PLAN: u8 = 10;
 /// Length of the entropy seed, in bytes.
 pub const ENTROPY_SEED_LEN: usize = 32;
 const RUN_PLAN_LEN: usize = 32;
+/// Trust anchors a block can carry (the intake's root and its successor during a rotation,
+/// with room to spare); each is one `TAG_TRUST_ANCHOR` record.
+pub const MAX_TRUST_ANCHORS: usize = 4;
+
+/// The DER certificates of the CAs the device trusts for the intake, borrowed from the block.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct TrustAnchorDers<'a> {
+    ders: [&'a [u8]; MAX_TRUST_ANCHORS],
+    len: usize,
+}
+
+impl<'a> TrustAnchorDers<'a> {
+    /// Up to [`MAX_TRUST_ANCHORS`] DER certificates; more is [`FactoryError::TooLarge`].
+    pub fn new(ders: &[&'a [u8]]) -> Result<Self, FactoryError> {
+        let mut anchors = Self::default();
+        for der in ders {
+            anchors.push(der)?;
+        }
+        Ok(anchors)
+    }
+
+    fn push(&mut self, der: &'a [u8]) -> Result<(), FactoryError> {
+        let slot = self.ders.get_mut(self.len).ok_or(FactoryError::TooLarge)?;
+        *slot = der;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// The certificates, in the order they were written.
+    pub fn as_slice(&self) -> &[&'a [u8]] {
+        &self.ders[..self.len]
+    }
+
+    /// No anchor: the device speaks plain HTTP (sandbox only).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl fmt::Debug for TrustAnchorDers<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.as_slice().iter().map(|der| der.len()))
+            .finish()
+    }
+}
 
 /// How long a board under test runs (a device in the field samples forever).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +109,9 @@ pub struct FactoryData<'a> {
     pub device_id: &'a str,
     /// The factory secret.
     pub secret: &'a [u8; DEVICE_SECRET_LEN],
-    /// DER of the CA that signs the intake's certificate; `None` means plain HTTP (sandbox only).
-    pub trust_anchor: Option<&'a [u8]>,
+    /// DER of the CAs the intake's chain may end at (any one suffices; several during a root
+    /// rotation); none means plain HTTP (sandbox only).
+    pub trust_anchors: TrustAnchorDers<'a>,
     /// The Ethernet MAC address.
     pub mac: [u8; 6],
     /// The device's IPv4 address and prefix length.
@@ -84,7 +131,7 @@ impl fmt::Debug for FactoryData<'_> {
             .field("fleet", &self.fleet)
             .field("device_id", &self.device_id)
             .field("secret", &"<redacted>")
-            .field("trust_anchor", &self.trust_anchor.map(<[u8]>::len))
+            .field("trust_anchors", &self.trust_anchors)
             .field("mac", &self.mac)
             .field("address", &self.address)
             .field("router", &self.router)
@@ -160,7 +207,7 @@ impl<'a> FactoryData<'a> {
         writer.record(TAG_FLEET, &[self.fleet.as_bytes()])?;
         writer.record(TAG_DEVICE_ID, &[self.device_id.as_bytes()])?;
         writer.record(TAG_SECRET, &[self.secret])?;
-        if let Some(der) = self.trust_anchor {
+        for der in self.trust_anchors.as_slice() {
             writer.record(TAG_TRUST_ANCHOR, &[der])?;
         }
         writer.record(TAG_MAC, &[&self.mac])?;
@@ -223,7 +270,7 @@ struct Fields<'a> {
     fleet: Option<&'a str>,
     device_id: Option<&'a str>,
     secret: Option<&'a [u8; DEVICE_SECRET_LEN]>,
-    trust_anchor: Option<&'a [u8]>,
+    trust_anchors: TrustAnchorDers<'a>,
     mac: Option<[u8; 6]>,
     address: Option<([u8; 4], u8)>,
     router: Option<[u8; 4]>,
@@ -247,7 +294,10 @@ impl<'a> Fields<'a> {
             TAG_FLEET => self.fleet = Some(text(value, "fleet")?),
             TAG_DEVICE_ID => self.device_id = Some(text(value, "device id")?),
             TAG_SECRET => self.secret = Some(fixed(value, "secret")?),
-            TAG_TRUST_ANCHOR => self.trust_anchor = Some(value),
+            TAG_TRUST_ANCHOR => self
+                .trust_anchors
+                .push(value)
+                .map_err(|_| FactoryError::Invalid("trust anchors (too many)"))?,
             TAG_MAC => self.mac = Some(*fixed(value, "MAC address")?),
             TAG_ADDRESS => {
                 let [a, b, c, d, prefix] = *fixed(value, "address")?;
@@ -286,7 +336,7 @@ impl<'a> Fields<'a> {
             fleet: self.fleet.ok_or(FactoryError::Missing("fleet"))?,
             device_id: self.device_id.ok_or(FactoryError::Missing("device id"))?,
             secret: self.secret.ok_or(FactoryError::Missing("secret"))?,
-            trust_anchor: self.trust_anchor,
+            trust_anchors: self.trust_anchors,
             mac: self.mac.ok_or(FactoryError::Missing("MAC address"))?,
             address: self.address.ok_or(FactoryError::Missing("address"))?,
             router: self.router.ok_or(FactoryError::Missing("router"))?,
@@ -306,7 +356,8 @@ mod tests {
             fleet: "demo",
             device_id: "sim-0000",
             secret,
-            trust_anchor: Some(&[0x30, 0x82, 0x01, 0x02]),
+            trust_anchors: TrustAnchorDers::new(&[&[0x30, 0x82, 0x01, 0x02], &[0x30, 0x03]])
+                .expect("two anchors fit"),
             mac: [0x02, 0, 0, 0, 0, 1],
             address: ([10, 77, 0, 2], 24),
             router: [10, 77, 0, 1],
@@ -334,7 +385,7 @@ mod tests {
     fn optional_records_may_be_absent_and_unknown_ones_are_skipped() {
         let (secret, seed) = ([7u8; 32], [9u8; 32]);
         let mut data = sample(&secret, &seed);
-        data.trust_anchor = None;
+        data.trust_anchors = TrustAnchorDers::default();
         data.entropy_seed = None;
         let mut block = [0u8; 512];
         let len = data.encode(&mut block).expect("fits");
@@ -373,6 +424,29 @@ mod tests {
         assert_eq!(
             FactoryData::decode(&short_secret),
             Err(FactoryError::Invalid("secret"))
+        );
+    }
+
+    #[test]
+    fn every_trust_anchor_reads_back_and_one_too_many_is_refused() {
+        let (secret, seed) = ([7u8; 32], [9u8; 32]);
+        let ders: [&[u8]; MAX_TRUST_ANCHORS] = [&[1], &[2, 2], &[3, 3, 3], &[4]];
+        let mut data = sample(&secret, &seed);
+        data.trust_anchors = TrustAnchorDers::new(&ders).expect("the maximum fits");
+        let mut block = [0u8; 512];
+        let len = data.encode(&mut block).expect("fits");
+        let read = FactoryData::decode(&block[..len]).expect("reads back");
+        assert_eq!(read.trust_anchors.as_slice(), &ders);
+        assert_eq!(
+            TrustAnchorDers::new(&[&[1], &[2], &[3], &[4], &[5]]),
+            Err(FactoryError::TooLarge)
+        );
+        // A fifth record in a block is refused, not ignored.
+        block[len..len + 4].copy_from_slice(&[TAG_TRUST_ANCHOR, 1, 0, 5]);
+        block[8..12].copy_from_slice(&u32::try_from(len + 4).unwrap().to_le_bytes());
+        assert_eq!(
+            FactoryData::decode(&block),
+            Err(FactoryError::Invalid("trust anchors (too many)"))
         );
     }
 

@@ -32,7 +32,7 @@ use super::netsim::{
     router_stack, serve_router,
 };
 use super::runner::SimDevice;
-use crate::factory::{FactoryData, RunPlan};
+use crate::factory::{FactoryData, RunPlan, TrustAnchorDers};
 use crate::report_line::BoardReport;
 
 /// The board's name on the command line (`--board`).
@@ -171,12 +171,15 @@ fn write_factory_block(
         .map_err(|_| anyhow::anyhow!("device secret must be 64 hex digits"))?;
     let mut seed = [0u8; crate::factory::ENTROPY_SEED_LEN];
     rand_core::OsRng.fill_bytes(&mut seed);
+    let anchor_ders: Vec<&[u8]> = params.trust_anchors.iter().map(Vec::as_slice).collect();
+    let trust_anchors = TrustAnchorDers::new(&anchor_ders)
+        .map_err(|e| anyhow::anyhow!("trust anchors for the factory block: {e}"))?;
     let factory = FactoryData {
         gateway_url: &params.gateway_url,
         fleet: &params.fleet,
         device_id: &params.device_id,
         secret: secret.expose_secret(),
-        trust_anchor: params.ca_der.as_deref(),
+        trust_anchors,
         mac,
         address: (DEVICE_ADDRESS.octets(), 24),
         router: ROUTER_ADDRESS.octets(),

@@ -14,7 +14,7 @@
 //! static RAM budget and the painted stack (`cortex-m-rt`'s `paint-stack`) shows the rest. The
 //! task future stays small on purpose: on stable Rust, spawning copies it through the stack.
 //!
-//! What makes a board a particular device (ids, secret, trust anchor, addresses) is the factory
+//! What makes a board a particular device (ids, secret, trust anchors, addresses) is the factory
 //! data block ([`ddlink_firmware_example::factory`]) at [`FACTORY_BLOCK`]; QEMU's host puts it
 //! there with `-device loader`. QEMU's board has no TRNG, so the host also passes an entropy
 //! seed in that block; a real board seeds the CSPRNG from its TRNG instead.
@@ -34,13 +34,13 @@ use core::fmt::Write as _;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use cortex_m_rt::{ExceptionFrame, entry, exception};
-use ddlink_core::net::tls::{TLS_READ_BUFFER, TrustAnchor};
+use ddlink_core::net::tls::{ServerTrust, TLS_READ_BUFFER, TrustAnchor};
 use ddlink_core::net::{NetBuffers, Security};
 use ddlink_core::provision::DeviceSecret;
 use ddlink_core::site::SandboxPolicy;
 use ddlink_firmware_example::clock::EmbassyTicker;
 use ddlink_firmware_example::device::{Device, DeviceConfig};
-use ddlink_firmware_example::factory::{FactoryData, RunPlan};
+use ddlink_firmware_example::factory::{FactoryData, MAX_TRUST_ANCHORS, RunPlan};
 use ddlink_firmware_example::report_line::BoardReport;
 use embassy_executor::raw::Executor;
 use embassy_net::dns::DnsSocket;
@@ -78,6 +78,8 @@ type BoardTcpClient<'d> = TcpClient<'d, TCP_CONNECTIONS, TCP_RX_BUFFER, TCP_TX_B
 type BoardDevice = Device<'static, EmbassyTicker, ChaCha20Rng>;
 type NetRunner = Runner<'static, lan9118::Lan9118>;
 
+/// The intake's trust anchors, pointing into the factory data block.
+static TRUST_ANCHORS: StaticCell<[TrustAnchor<'static>; MAX_TRUST_ANCHORS]> = StaticCell::new();
 static TLS_READ: ConstStaticCell<[u8; TLS_READ_BUFFER]> =
     ConstStaticCell::new([0; TLS_READ_BUFFER]);
 static TLS_WRITE: ConstStaticCell<[u8; TLS_WRITE_BUFFER]> =
@@ -192,9 +194,15 @@ fn set_up(factory: FactoryData<'static>) -> (Stack<'static>, NetRunner, &'static
     });
     let (stack, runner) = embassy_net::new(nic, ip_config, NET_RESOURCES.take(), network_seed);
 
-    let security = match factory.trust_anchor {
-        Some(der) => Security::Tls(TrustAnchor::from_der(der)),
-        None => Security::PlainHttpSandboxOnly,
+    let security = if factory.trust_anchors.is_empty() {
+        Security::PlainHttpSandboxOnly
+    } else {
+        let anchors = TRUST_ANCHORS.init([TrustAnchor::from_der(&[]); MAX_TRUST_ANCHORS]);
+        let ders = factory.trust_anchors.as_slice();
+        for (anchor, der) in anchors.iter_mut().zip(ders) {
+            *anchor = TrustAnchor::from_der(der);
+        }
+        Security::Tls(ServerTrust::new(&anchors[..ders.len()]))
     };
     let config = DeviceConfig {
         gateway_url: factory.gateway_url,
