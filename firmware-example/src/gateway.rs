@@ -1,4 +1,4 @@
-//! Provisioning from the ddlink gateway (DESIGN §4) over plain HTTP on the LAN: every request is
+//! Provisioning from the ddlink gateway (`docs/PROTOCOL.md`) over plain HTTP on the LAN: every request is
 //! MAC'd and the key comes back sealed, so TLS is not needed for this leg. The protocol itself
 //! (bodies, MACs, opening the sealed key) is `ddlink_core::provision`; this module only moves
 //! the bytes.

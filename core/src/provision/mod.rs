@@ -101,7 +101,9 @@
 //! [`seal_api_key`]), and `core/tests/vectors/provision_v1.json` pins every value, computed
 //! independently with Python's `hmac`/`hashlib` and `cryptography` packages.
 //!
-//! # Decisions beyond DESIGN §4, and why
+//! The protocol as a specification, with the test vectors: `docs/PROTOCOL.md` in the repository.
+//!
+//! # Decisions in this implementation, and why
 //!
 //! - **Hosts are derived, then bound.** The device derives `api_host`/`logs_host` from `site`
 //!   with [`crate::site`] and refuses an answer whose hosts differ
@@ -119,7 +121,9 @@
 //!   For the same reason a `retry_after` above [`RETRY_AFTER_MAX_SECS`] (1 h) is clamped to it:
 //!   one forged 429 can delay a device by an hour at most, not by `u32::MAX` seconds.
 //! - **Added statuses.** `429 rate_limited` (with `retry_after`), because the gateway rate-limits
-//!   failures, and `404 unknown_fleet` at step 1, so a misflashed fleet name is diagnosable.
+//!   failures, and `404 unknown_fleet` at step 1. The ddlink gateway no longer sends the 404
+//!   (it answers unknown fleets like known ones, so fleet names cannot be probed); devices still
+//!   read it from any gateway that does.
 //!   All 401 causes (bad MAC, unknown/used/expired/foreign challenge) share one answer: no
 //!   oracle.
 //! - **Parsing.** `serde-json-core` with unescaping (`from_slice_escaped`); unknown fields are

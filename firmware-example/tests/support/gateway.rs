@@ -1,4 +1,4 @@
-//! A minimal stand-in for the ddlink gateway's device API (DESIGN §4), built on core's
+//! A minimal stand-in for the ddlink gateway's device API (`docs/PROTOCOL.md`), built on core's
 //! gateway-side provisioning functions, for the firmware's end-to-end tests.
 
 use std::net::SocketAddr;

@@ -1,4 +1,4 @@
-//! The device API (DESIGN §4): `POST /v1/provision/challenge` and `POST /v1/provision`.
+//! The device API (`docs/PROTOCOL.md`): `POST /v1/provision/challenge` and `POST /v1/provision`.
 //!
 //! Bodies are parsed here rather than with axum's `Json` so that every refusal is a small JSON
 //! answer a device can read: 400 `{"status":"bad_request","error":…}` for malformed input, 413

@@ -48,7 +48,7 @@ impl std::fmt::Debug for Fleet {
 }
 
 impl Fleet {
-    /// `device_secret` of `device_id` in this fleet (DESIGN §4).
+    /// `device_secret` of `device_id` in this fleet (`docs/PROTOCOL.md`, factory step).
     pub fn device_secret(&self, device_id: &str) -> Result<DeviceSecret, FleetError> {
         derive_device_secret(self.key.as_ref(), &self.name, device_id)
             .map_err(|_| FleetError::InvalidDeviceId)

@@ -1,4 +1,4 @@
-//! Device provisioning, gateway side (DESIGN §4; the wire format and all cryptography are
+//! Device provisioning, gateway side (`docs/PROTOCOL.md`; the wire format and all cryptography are
 //! `ddlink_core::provision`, shared with the devices).
 //!
 //! - [`fleets`]: `fleet create`, `fleet list`, `device-secret` (factory) and the opened-key
