@@ -71,7 +71,13 @@ fn certificate_ok() -> bool {
     let anchors = [TrustAnchor::from_der(root), TrustAnchor::from_der(ec_root)];
     let trust = ServerTrust::new(&anchors);
     let host = black_box("api.datadoghq.com");
-    verify_server_chain(&[leaf, intermediate, root], &trust, host, Some(1_780_272_000)).is_ok()
+    verify_server_chain(
+        &[leaf, intermediate, root],
+        &trust,
+        host,
+        Some(1_780_272_000),
+    )
+    .is_ok()
         && verify_server_chain(&[ec_leaf], &trust, host, None).is_ok()
         && verify_server_chain(&[leaf], &trust, host, None) == Err(CertificateError::UnknownIssuer)
 }

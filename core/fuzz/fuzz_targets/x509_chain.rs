@@ -3,9 +3,7 @@
 //! trust anchor, and never accepts a chain it was not given the anchor for.
 #![no_main]
 
-use ddlink_core::net::tls::{
-    CertificateError, ServerTrust, TrustAnchor, verify_server_chain,
-};
+use ddlink_core::net::tls::{CertificateError, ServerTrust, TrustAnchor, verify_server_chain};
 use libfuzzer_sys::fuzz_target;
 
 const ROOT: &[u8] = include_bytes!("../../tests/data/x509/dd-root.der");
