@@ -92,6 +92,8 @@ pub fn router_for(state: &AppState) -> Router<AppState> {
             "/provision/devices/{fleet}/{device_id}/{action}",
             post(admin::set_state),
         )
+        .route("/provision/fleets/{fleet}/bind", post(admin::bind))
+        .route("/provision/fleets/bind-unbound", post(admin::bind_unbound))
         .layer(axum::extract::DefaultBodyLimit::max(api::BODY_LIMIT))
         .layer(Extension(provisioning))
 }
