@@ -89,6 +89,8 @@ pub enum TenantError {
     UserExists(String),
     #[error("hashing the password failed")]
     Hashing,
+    #[error("the public URL cannot carry an invite path")]
+    PublicUrl,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -152,7 +154,7 @@ pub async fn create_invite(state: &AppState, tenant: &TenantId) -> Result<url::U
         .config
         .public_url
         .join(&format!("invite/{token}"))
-        .map_err(|_| TenantError::InvalidName)
+        .map_err(|_| TenantError::PublicUrl)
 }
 
 /// A tenant admin created by [`create_with_admin`]: sign in at `/login` with `user` and

@@ -107,8 +107,8 @@ pub fn org_of_another_tenant() -> Problem {
          Nothing was changed, and no API key was created.",
         &[
             "Check that you are signed in to the gateway with the account that should own this organisation.",
-            "If the organisation should move to this account, ask whoever administers the other account to \
-             disconnect it first, then connect again from the tile.",
+            "The organisation stays with that account, also after it disconnects there. If it should move \
+             to this account, ask the gateway's operator.",
         ],
     )
 }
