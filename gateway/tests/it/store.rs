@@ -586,3 +586,81 @@ async fn leases_use_the_database_clock_and_guard_token_writes() {
     })
     .await;
 }
+
+/// Below the web layer: a function given tenant B's id neither reads nor writes A's rows.
+#[tokio::test]
+async fn tenant_scoped_functions_never_reach_another_tenants_rows() {
+    use ddlink_gateway::store::ConnectionWrite;
+    on_each_backend(|store| async move {
+        let a = TenantId::parse("acme").unwrap();
+        let b = TenantId::parse("globex").unwrap();
+        assert!(store.create_tenant(&a, 1).await.unwrap());
+        assert!(store.create_tenant(&b, 1).await.unwrap());
+        assert!(!store.create_tenant(&b, 2).await.unwrap(), "exists");
+        let record = connection("org-a", 1000);
+        assert_eq!(
+            store.upsert_connection(&a, &record).await.unwrap(),
+            ConnectionWrite::Written
+        );
+        assert_eq!(
+            store.connection_owner("org-a").await.unwrap(),
+            Some(a.clone())
+        );
+        assert_eq!(store.connection(&b, "org-a").await.unwrap(), None);
+        assert!(store.connections(&b).await.unwrap().is_empty());
+
+        // B cannot take the organisation over, nor change any field of it.
+        let hijack = ConnectionRecord {
+            sealed_api_key: Some(vec![66]),
+            ..record.clone()
+        };
+        assert_eq!(
+            store.upsert_connection(&b, &hijack).await.unwrap(),
+            ConnectionWrite::OtherTenant
+        );
+        assert!(!store.try_lease(&b, "org-a", "gw-b", 60).await.unwrap());
+        assert!(store.try_lease(&a, "org-a", "gw-a", 60).await.unwrap());
+        let update = TokenUpdate {
+            sealed_access_token: vec![66],
+            sealed_refresh_token: None,
+            access_expires_at: 1,
+        };
+        assert!(
+            !store
+                .update_tokens(&b, "org-a", "gw-a", &update, 1)
+                .await
+                .unwrap()
+        );
+        store.release_lease(&b, "org-a", "gw-a").await.unwrap();
+        assert!(
+            !store.try_lease(&a, "org-a", "gw-other", 60).await.unwrap(),
+            "B's release left A's lease alone"
+        );
+        store
+            .set_connection_state(&b, "org-a", ConnectionState::NeedsReauth, 2)
+            .await
+            .unwrap();
+        store.record_key_check(&b, "org-a", false, 2).await.unwrap();
+        store.wipe_connection(&b, "org-a", 2).await.unwrap();
+        assert_eq!(
+            store.connection(&a, "org-a").await.unwrap(),
+            Some(record),
+            "untouched by every call made with B's id"
+        );
+
+        store.record_event(&a, 1, "connected", "a's").await.unwrap();
+        store.record_event(&b, 2, "connected", "b's").await.unwrap();
+        let messages = |events: Vec<ddlink_gateway::store::GatewayEvent>| {
+            events.into_iter().map(|e| e.message).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            messages(store.recent_events(&a, 10).await.unwrap()),
+            ["a's"]
+        );
+        assert_eq!(
+            messages(store.recent_events(&b, 10).await.unwrap()),
+            ["b's"]
+        );
+    })
+    .await;
+}
