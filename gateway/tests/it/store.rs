@@ -319,6 +319,42 @@ async fn admin_credential_sessions_and_events() {
         assert!(store.session_user("s2", 150).await.unwrap().is_none());
         store.delete_session("s1").await.unwrap();
         assert!(store.session_user("s1", 150).await.unwrap().is_none());
+        // A tenant admin's session is the admin's; a new operator credential leaves it alone.
+        let acme = TenantId::parse("acme").unwrap();
+        assert!(store.create_tenant(&acme, 1).await.unwrap());
+        assert!(
+            store
+                .create_user(&acme, "alice", "h-alice", 1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .create_user(&t(), "alice", "h-other", 1)
+                .await
+                .unwrap(),
+            "names are unique"
+        );
+        assert_eq!(
+            store.user_password_hash("alice").await.unwrap(),
+            Some((acme.clone(), "h-alice".to_owned()))
+        );
+        assert_eq!(store.user_password_hash("operator").await.unwrap(), None);
+        store
+            .create_session("s-op", "operator", 100, 200)
+            .await
+            .unwrap();
+        store
+            .create_session("s-alice", "alice", 100, 200)
+            .await
+            .unwrap();
+        store.replace_admin_password_hash("h4", 4).await.unwrap();
+        assert!(store.session_user("s-op", 150).await.unwrap().is_none());
+        let alice = store.session_user("s-alice", 150).await.unwrap().unwrap();
+        assert_eq!(
+            (alice.name.as_str(), alice.operator, alice.tenant),
+            ("alice", false, acme)
+        );
 
         for i in 0..5 {
             store
