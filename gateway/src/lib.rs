@@ -20,6 +20,7 @@ pub mod sandbox;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod tenants;
 pub mod throttle;
 pub mod upkeep;
 pub mod web;

@@ -28,6 +28,7 @@ use crate::config::{AdminCredential, Config, MasterKeySource, SitePolicy, Timing
 use crate::crypto::random_token;
 use crate::state::AppState;
 use crate::store::{DbOptions, sqlite_url_for_path};
+use crate::tenants::TenantId;
 use crate::{Gateway, create_private_dir, write_private_file};
 
 /// The sandbox's device fleet (auto-approve); its key is in `sandbox.json`.
@@ -142,8 +143,12 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
     let fleet = crate::provision::fleets::ensure(
         &crate::provision::store::ProvisionStore::new(state.db.clone()),
         &state.keys,
-        SANDBOX_FLEET,
-        true,
+        &crate::provision::fleets::FleetSpec {
+            tenant: &TenantId::default_tenant(),
+            name: SANDBOX_FLEET,
+            auto_approve: true,
+            connection_id: None,
+        },
         state.clock.now(),
     )
     .await
@@ -295,7 +300,26 @@ impl SandboxHandle {
         if !status.is_success() {
             bail!("the gateway's callback answered {status}");
         }
-        let connected = self.state.connections.device_api_key().await?.is_some();
+        // Bind the sandbox fleet to the organisation just connected, as an admin would on the
+        // admin page.
+        let tenant = TenantId::default_tenant();
+        let connection = self
+            .state
+            .connections
+            .statuses(&tenant)
+            .await?
+            .into_iter()
+            .find(|c| c.state == "active")
+            .context("callback succeeded but no connection is stored")?;
+        crate::provision::store::ProvisionStore::new(self.state.db.clone())
+            .bind_fleet(&tenant, SANDBOX_FLEET, Some(&connection.id))
+            .await?;
+        let connected = self
+            .state
+            .connections
+            .device_api_key(&tenant, SANDBOX_FLEET)
+            .await?
+            .is_some();
         ensure!(connected, "callback succeeded but no API key is stored");
         Ok(())
     }
