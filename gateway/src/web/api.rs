@@ -15,6 +15,8 @@ use crate::tenants::TenantId;
 
 #[derive(Debug, Serialize)]
 struct StatusConnection {
+    /// What fleets' `connection_id` names.
+    id: String,
     org_name: String,
     domain: String,
     site: String,
@@ -88,6 +90,7 @@ pub async fn status(
         .await?
         .into_iter()
         .map(|c| StatusConnection {
+            id: c.id,
             org_name: c.org_name,
             domain: c.domain,
             site: c.site,

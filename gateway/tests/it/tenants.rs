@@ -412,6 +412,8 @@ async fn a_tenant_session_gets_404_for_another_tenants_rows() {
         assert_eq!(status["tenant"], "acme");
         assert_eq!(status["connections"].as_array().unwrap().len(), 1);
         assert_eq!(status["connections"][0]["org_name"], "Acme Org");
+        assert_eq!(status["connections"][0]["id"], ORG_A);
+        assert_eq!(status["fleets"][0]["connection_id"], ORG_A);
         assert_eq!(status["fleets"].as_array().unwrap().len(), 2);
         assert_eq!(status["devices"].as_array().unwrap().len(), 0);
         assert!(
