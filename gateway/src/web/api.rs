@@ -7,9 +7,10 @@ use http::{HeaderMap, StatusCode, header};
 use secrecy::SecretString;
 use serde::Serialize;
 
-use super::WebError;
-use super::login_guard::{SignIn, sign_in};
-use super::session::{ClientAddr, current_session};
+use super::auth::current_session;
+use super::error::WebError;
+use super::login_guard::SignIn;
+use super::session::ClientAddr;
 use crate::state::AppState;
 use crate::tenants::TenantId;
 
@@ -63,8 +64,11 @@ pub async fn status(
     ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
+    let auth = state.auth();
     let user = match bearer(&headers) {
-        Some(token) => match sign_in(&state, ip, None, SecretString::from(token.to_owned())).await?
+        Some(token) => match auth
+            .sign_in(ip, None, SecretString::from(token.to_owned()))
+            .await?
         {
             SignIn::Accepted(user) => Some(user),
             SignIn::Refused => None,
@@ -77,7 +81,7 @@ pub async fn status(
                     .into_response());
             }
         },
-        None => current_session(&state, &headers)
+        None => current_session(&auth, &headers)
             .await?
             .map(|session| session.user().clone()),
     };
@@ -99,7 +103,8 @@ pub async fn status(
             state: c.state,
         })
         .collect();
-    let provisioning = crate::provision::admin::status(&state, &user.tenant).await?;
+    let provisioning =
+        crate::provision::admin::status(&state.provisioning.store, &user.tenant).await?;
     let tenants = if user.operator {
         Some(crate::tenants::health(&state).await?)
     } else {

@@ -4,6 +4,7 @@ use ddlink_core::site::Region;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::advice::Problem;
+use crate::config::{Config, SitePolicy};
 use crate::connections::ConnectionStatus;
 use crate::store::GatewayEvent;
 use crate::tenants::{TenantHealth, User};
@@ -40,7 +41,19 @@ pub struct TileLink {
     pub url: String,
 }
 
-pub fn tile_links_for(regions: &[Region]) -> Vec<TileLink> {
+/// Links to the Datadog integration tile shown when onboarding starts outside Datadog.
+pub fn tile_links(config: &Config) -> Vec<TileLink> {
+    match (&config.tile_url, &config.sites) {
+        (Some(url), _) => vec![TileLink {
+            label: "Integration tile".to_owned(),
+            url: url.to_string(),
+        }],
+        (None, SitePolicy::Datadog(regions)) => tile_links_for(regions),
+        (None, SitePolicy::Sandbox(_)) => Vec::new(),
+    }
+}
+
+fn tile_links_for(regions: &[Region]) -> Vec<TileLink> {
     regions
         .iter()
         .map(|r| TileLink {
@@ -141,8 +154,8 @@ pub struct AdminView<'a> {
     pub onboarding_url: &'a str,
     pub redirect_uri: &'a str,
     pub now: i64,
-    /// Extra sections from other modules (device provisioning: fleets and devices).
-    pub sections: Vec<Markup>,
+    /// Device provisioning's section: fleets and devices.
+    pub devices: Markup,
 }
 
 fn when(at: i64, now: i64) -> String {
@@ -239,7 +252,7 @@ pub fn admin(view: &AdminView<'_>) -> Markup {
                     }
                 }
             }
-            @for section in &view.sections { (section) }
+            (view.devices)
             h2 { "Admins" }
             form.inline method="post" action="/invites" {
                 input type="hidden" name="csrf" value=(view.csrf);

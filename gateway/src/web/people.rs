@@ -5,13 +5,13 @@
 
 use axum::extract::{Form, Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use maud::html;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
-use super::WebError;
-use super::admin::{CsrfForm, session_for_post};
+use super::auth::{AdminForm, NoFields};
+use super::error::WebError;
 use super::pages::layout;
 use crate::crypto::hash_token;
 use crate::state::AppState;
@@ -24,10 +24,8 @@ const TOKEN_MAX_LEN: usize = 128;
 /// `POST /invites`: a new invite link for the signed-in admin's tenant.
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    AdminForm { session, .. }: AdminForm<NoFields>,
 ) -> Result<Response, WebError> {
-    let session = session_for_post(&state, &headers, &form).await?;
     let tenant = &session.user().tenant;
     let url = tenants::create_invite(&state, tenant).await?;
     let message = format!("{} created an admin invite", session.user().name);
