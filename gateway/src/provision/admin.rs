@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Provisioning;
 use super::store::{DeviceRow, DeviceState, ProvisionStore};
-use crate::store::StoreError;
+use crate::store::{ConnectionState, EventKind, StoreError, UnknownValue};
 use crate::tenants::{TenantId, User};
 use crate::web::auth::{AdminForm, NoFields};
 use crate::web::error::WebError;
@@ -74,7 +74,7 @@ pub async fn section(
             p { "No fleet yet. Create one with " code { "ddlink-gateway fleet create NAME --tenant " (user.tenant) } "." }
         } @else {
             @if unbound > 0 {
-                @for c in connections.iter().filter(|c| c.state == "active") {
+                @for c in connections.iter().filter(|c| c.state == ConnectionState::Active) {
                     form.inline.warn method="post" action="/provision/fleets/bind-unbound" id="bind-unbound" {
                         input type="hidden" name="csrf" value=(csrf);
                         input type="hidden" name="connection" value=(c.id);
@@ -122,10 +122,10 @@ pub async fn section(
                         td { @if let Some(version) = device.key_version { (version) } @else { "—" } }
                         td {
                             @if device.state != DeviceState::Approved {
-                                (action_form(csrf, device, "approve", "Approve"))
+                                (action_form(csrf, device, DeviceAction::Approve, "Approve"))
                             }
                             @if device.state != DeviceState::Revoked {
-                                (action_form(csrf, device, "revoke", "Revoke"))
+                                (action_form(csrf, device, DeviceAction::Revoke, "Revoke"))
                             }
                         }
                     }
@@ -136,11 +136,46 @@ pub async fn section(
     })
 }
 
-fn action_form(csrf: &str, device: &DeviceRow, action: &str, label: &str) -> Markup {
+fn action_form(csrf: &str, device: &DeviceRow, action: DeviceAction, label: &str) -> Markup {
     html! {
-        form.inline method="post" action={ "/provision/devices/" (device.fleet) "/" (device.device_id) "/" (action) } {
+        form.inline method="post" action={ "/provision/devices/" (device.fleet) "/" (device.device_id) "/" (action.as_str()) } {
             input type="hidden" name="csrf" value=(csrf);
             button type="submit" { (label) }
+        }
+    }
+}
+
+/// What an admin does to a device (the last segment of its action URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceAction {
+    Approve,
+    Revoke,
+}
+
+impl DeviceAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Revoke => "revoke",
+        }
+    }
+
+    fn new_state(self) -> DeviceState {
+        match self {
+            Self::Approve => DeviceState::Approved,
+            Self::Revoke => DeviceState::Revoked,
+        }
+    }
+}
+
+impl std::str::FromStr for DeviceAction {
+    type Err = UnknownValue;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "approve" => Ok(Self::Approve),
+            "revoke" => Ok(Self::Revoke),
+            _ => Err(UnknownValue(text.to_owned())),
         }
     }
 }
@@ -153,11 +188,10 @@ pub async fn set_state(
     AdminForm { session, .. }: AdminForm<NoFields>,
 ) -> Result<Response, WebError> {
     let tenant = &session.user().tenant;
-    let new_state = match action.as_str() {
-        "approve" => DeviceState::Approved,
-        "revoke" => DeviceState::Revoked,
-        _ => return Err(WebError::NotFound),
+    let Ok(action) = action.parse::<DeviceAction>() else {
+        return Err(WebError::NotFound);
     };
+    let new_state = action.new_state();
     if !provisioning
         .store
         .set_device_state(tenant, &fleet, &device_id, new_state)
@@ -168,7 +202,12 @@ pub async fn set_state(
     let message = format!("{fleet}/{device_id} {}", new_state.as_str());
     provisioning
         .events
-        .record_event(tenant, provisioning.clock.now(), "device", &message)
+        .record_event(
+            tenant,
+            provisioning.clock.now(),
+            EventKind::Device,
+            &message,
+        )
         .await?;
     tracing::info!(%fleet, %device_id, state = new_state.as_str(), "device state changed by an admin");
     Ok(Redirect::to("/").into_response())
@@ -199,7 +238,7 @@ pub async fn bind(
     };
     provisioning
         .events
-        .record_event(tenant, provisioning.clock.now(), "fleet", &message)
+        .record_event(tenant, provisioning.clock.now(), EventKind::Fleet, &message)
         .await?;
     Ok(Redirect::to("/").into_response())
 }
@@ -220,7 +259,7 @@ pub async fn bind_unbound(
     let message = format!("{bound} unbound fleet(s) bound to connection {connection}");
     provisioning
         .events
-        .record_event(tenant, provisioning.clock.now(), "fleet", &message)
+        .record_event(tenant, provisioning.clock.now(), EventKind::Fleet, &message)
         .await?;
     Ok(Redirect::to("/").into_response())
 }

@@ -12,6 +12,7 @@ use super::error::WebError;
 use super::login_guard::SignIn;
 use super::session::ClientAddr;
 use crate::state::AppState;
+use crate::store::ConnectionState;
 use crate::tenants::TenantId;
 
 #[derive(Debug, Serialize)]
@@ -23,7 +24,7 @@ struct StatusConnection {
     site: String,
     api_key_last4: Option<String>,
     token_expires_at: i64,
-    state: &'static str,
+    state: ConnectionState,
 }
 
 #[derive(Debug, Serialize)]

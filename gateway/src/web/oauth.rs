@@ -16,7 +16,7 @@ use crate::connections::{OrgInfo, Saved};
 use crate::crypto::{SealContext, hash_token};
 use crate::datadog::DatadogError;
 use crate::state::AppState;
-use crate::store::PendingAuthorization;
+use crate::store::{EventKind, PendingAuthorization};
 
 #[derive(Debug, Deserialize)]
 pub struct OnboardParams {
@@ -269,7 +269,7 @@ pub async fn callback(
     let message = format!("{} on {}", record.org_name, record.domain);
     state
         .store
-        .record_event(&tenant, now, "connected", &message)
+        .record_event(&tenant, now, EventKind::Connected, &message)
         .await?;
     state.metrics.handshake("completed");
     tracing::info!(domain = %record.domain, connection = %record.id, "connected to Datadog");

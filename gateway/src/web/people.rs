@@ -15,7 +15,7 @@ use super::error::WebError;
 use super::pages::layout;
 use crate::crypto::hash_token;
 use crate::state::AppState;
-use crate::store::InviteAcceptance;
+use crate::store::{EventKind, InviteAcceptance};
 use crate::tenants::{self, MIN_PASSWORD_LEN, TenantId, valid_name};
 
 /// Longest token accepted in an invite path (ours are 43 characters).
@@ -31,7 +31,7 @@ pub async fn create(
     let message = format!("{} created an admin invite", session.user().name);
     state
         .store
-        .record_event(tenant, state.clock.now(), "invite", &message)
+        .record_event(tenant, state.clock.now(), EventKind::Invite, &message)
         .await?;
     let page = layout(
         "Invite an admin",
@@ -144,7 +144,7 @@ pub async fn accept(
             let message = format!("{} became an admin", form.user);
             state
                 .store
-                .record_event(&tenant, now, "admin", &message)
+                .record_event(&tenant, now, EventKind::Admin, &message)
                 .await?;
             tracing::info!(%tenant, user = %form.user, "tenant admin created from an invite");
             Ok(Redirect::to("/login").into_response())
