@@ -17,11 +17,12 @@ use crate::crypto::{CryptoError, KeyRing, MasterKey, SealContext, random_token};
 use crate::datadog::{ClientCredentials, Datadog};
 use crate::http_client::{AllowList, Outbound, ReqwestTransport, Transport};
 use crate::metrics::Metrics;
+use crate::provision::{self, Provisioning, ProvisioningParts};
 use crate::state::AppState;
 use crate::store::{Db, SEALED_COLUMNS, SealedColumn, SqlStore, Store};
 use crate::web::login_guard::LoginGuard;
 use crate::web::session::{hash_password, password_matches};
-use crate::{extensions, upkeep, web};
+use crate::{upkeep, web};
 
 /// A started (not yet serving) gateway.
 #[derive(Debug)]
@@ -49,10 +50,9 @@ impl Gateway {
             .context("opening the database")?;
         let store: Arc<dyn Store> = Arc::new(SqlStore::new(db.clone()));
         let keys = Arc::new(load_key_ring(&config).context("loading the master key")?);
-        let extensions = Arc::new(extensions::extensions());
         let columns: Vec<SealedColumn> = SEALED_COLUMNS
             .iter()
-            .chain(extensions.sealed_columns.iter())
+            .chain([&provision::SEALED_COLUMN])
             .copied()
             .collect();
         let resealed = reseal_all(store.as_ref(), &keys, &columns)
@@ -84,17 +84,28 @@ impl Gateway {
             },
         );
         let clock = config.clock.clone();
+        let connections = Connections::new(store.clone(), keys.clone(), clock.clone());
+        let metrics = Arc::new(Metrics::default());
+        let provisioning = Arc::new(Provisioning::new(ProvisioningParts {
+            db: db.clone(),
+            limits: config.timings.provisioning,
+            keys: keys.clone(),
+            connections: connections.clone(),
+            events: store.clone(),
+            metrics: metrics.clone(),
+            clock: clock.clone(),
+        }));
         let state = AppState {
-            connections: Connections::new(store.clone(), keys.clone(), clock.clone()),
+            connections,
             config: Arc::new(config),
             store,
             db,
             keys,
             datadog,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             login_guard: Arc::new(LoginGuard::default()),
             clock,
-            extensions,
+            provisioning,
         };
         Ok(Self {
             state,

@@ -143,7 +143,10 @@ pub async fn run_tenant(command: &TenantCommand) -> anyhow::Result<String> {
                     let _ = writeln!(
                         out,
                         "  connection {}\t{} ({})\t{}",
-                        c.id, c.org_name, c.domain, c.state
+                        c.id,
+                        c.org_name,
+                        c.domain,
+                        c.state.as_str()
                     );
                 }
             }

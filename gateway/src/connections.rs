@@ -61,7 +61,7 @@ pub struct ConnectionStatus {
     pub site: String,
     pub api_key_last4: Option<String>,
     pub token_expires_at: i64,
-    pub state: &'static str,
+    pub state: ConnectionState,
     pub key_valid: Option<bool>,
     pub key_checked_at: Option<i64>,
 }
@@ -75,7 +75,7 @@ impl From<&ConnectionRecord> for ConnectionStatus {
             site: r.site.clone(),
             api_key_last4: r.api_key_last4.clone(),
             token_expires_at: r.access_expires_at,
-            state: r.state.as_str(),
+            state: r.state,
             key_valid: r.key_valid,
             key_checked_at: r.key_checked_at,
         }

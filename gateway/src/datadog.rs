@@ -24,6 +24,27 @@ const DEFAULT_ACCESS_TTL_SECS: i64 = 3600;
 /// Longest `error_description` kept from Datadog (it is shown on pages, escaped).
 const DESCRIPTION_MAX: usize = 300;
 
+/// The RFC 6749 error codes the gateway acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthCode {
+    /// The code, verifier or refresh token was refused.
+    InvalidGrant,
+    /// The client credentials were refused.
+    InvalidClient,
+    /// Any other code (shown, not acted on).
+    Other,
+}
+
+impl OAuthCode {
+    pub fn of(code: &str) -> Self {
+        match code {
+            "invalid_grant" => Self::InvalidGrant,
+            "invalid_client" => Self::InvalidClient,
+            _ => Self::Other,
+        }
+    }
+}
+
 /// What went wrong talking to Datadog. Never contains tokens, keys or the client secret.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DatadogError {

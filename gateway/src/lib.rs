@@ -11,7 +11,6 @@ pub mod config;
 pub mod connections;
 pub mod crypto;
 pub mod datadog;
-pub mod extensions;
 pub mod http_client;
 pub mod metrics;
 pub mod provision;

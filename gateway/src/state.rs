@@ -1,15 +1,20 @@
-//! Shared application state, cloned into every handler and background task.
+//! Shared application state, cloned into every handler and background task. Handlers that
+//! need only a part take it as a sub-state (`FromRef`): [`Auth`] for sign-in and sessions,
+//! [`Provisioning`] for device provisioning.
 
 use std::sync::Arc;
+
+use axum::extract::FromRef;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::connections::Connections;
 use crate::crypto::KeyRing;
 use crate::datadog::Datadog;
-use crate::extensions::Extensions;
 use crate::metrics::Metrics;
+use crate::provision::Provisioning;
 use crate::store::{Db, Store};
+use crate::web::auth::Auth;
 use crate::web::login_guard::LoginGuard;
 
 #[derive(Debug, Clone)]
@@ -26,21 +31,32 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub login_guard: Arc<LoginGuard>,
     pub clock: Clock,
-    pub extensions: Arc<Extensions>,
+    /// Device provisioning: its store, opened fleet keys and limiter.
+    pub provisioning: Arc<Provisioning>,
 }
 
 impl AppState {
-    /// Links to the Datadog integration tile shown when onboarding starts outside Datadog.
-    pub fn tile_links(&self) -> Vec<crate::web::pages::TileLink> {
-        use crate::config::SitePolicy;
-        use crate::web::pages::{TileLink, tile_links_for};
-        match (&self.config.tile_url, &self.config.sites) {
-            (Some(url), _) => vec![TileLink {
-                label: "Integration tile".to_owned(),
-                url: url.to_string(),
-            }],
-            (None, SitePolicy::Datadog(regions)) => tile_links_for(regions),
-            (None, SitePolicy::Sandbox(_)) => Vec::new(),
+    /// What sign-in and session checks need.
+    pub fn auth(&self) -> Auth {
+        Auth {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            metrics: self.metrics.clone(),
+            login_guard: self.login_guard.clone(),
+            session_ttl: self.config.timings.session_ttl,
+            cookies_secure: self.config.cookies_secure(),
         }
+    }
+}
+
+impl FromRef<AppState> for Auth {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth()
+    }
+}
+
+impl FromRef<AppState> for Arc<Provisioning> {
+    fn from_ref(state: &AppState) -> Self {
+        state.provisioning.clone()
     }
 }

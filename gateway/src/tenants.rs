@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::crypto::{hash_token, random_token};
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{ConnectionState, EventKind, StoreError};
 
 /// A tenant's id: `[a-z0-9._-]{1,64}`, also its name. Only [`TenantId::parse`] and the store
 /// make one, so a tenant id cannot be confused with another kind of id.
@@ -226,19 +226,16 @@ pub struct TenantHealth {
 pub struct ConnectionHealth {
     pub org_name: String,
     pub domain: String,
-    pub state: &'static str,
+    pub state: ConnectionState,
     pub key_valid: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ProblemEvent {
     pub at: i64,
-    pub kind: String,
+    pub kind: EventKind,
     pub message: String,
 }
-
-/// Event kinds the operator's overview shows as a tenant's last problem.
-const PROBLEM_KINDS: &[&str] = &["needs_reauth", "key_invalid"];
 
 /// Every tenant's health, for the operator.
 pub async fn health(state: &AppState) -> Result<Vec<TenantHealth>, StoreError> {
@@ -253,7 +250,7 @@ pub async fn health(state: &AppState) -> Result<Vec<TenantHealth>, StoreError> {
             .map(|c| ConnectionHealth {
                 org_name: c.org_name,
                 domain: c.domain,
-                state: c.state.as_str(),
+                state: c.state,
                 key_valid: c.key_valid,
             })
             .collect();
@@ -262,7 +259,7 @@ pub async fn health(state: &AppState) -> Result<Vec<TenantHealth>, StoreError> {
             .recent_events(&tenant, 50)
             .await?
             .into_iter()
-            .find(|e| PROBLEM_KINDS.contains(&e.kind.as_str()))
+            .find(|e| e.kind.is_problem())
             .map(|e| ProblemEvent {
                 at: e.at,
                 kind: e.kind,

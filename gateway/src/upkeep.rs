@@ -2,9 +2,9 @@
 //! and disconnecting (revoke at Datadog, wipe secrets).
 
 use crate::connections::site_of;
-use crate::datadog::DatadogError;
+use crate::datadog::{DatadogError, OAuthCode};
 use crate::state::AppState;
-use crate::store::{ConnectionRecord, ConnectionState, StoreError};
+use crate::store::{ConnectionRecord, ConnectionState, EventKind, StoreError};
 use crate::tenants::TenantId;
 
 /// Outcome counts of one pass, for logs and tests.
@@ -44,11 +44,16 @@ pub async fn refresh_due(state: &AppState, owner: &str) -> Result<PassReport, St
                 continue;
             }
             let outcome = refresh_leased(state, &tenant, id, owner, due_before).await;
+            if let Ok(outcome) = &outcome
+                && let Some(label) = outcome.metric_label()
+            {
+                state.metrics.refresh(label);
+            }
             state.store.release_lease(&tenant, id, owner).await?;
             match outcome? {
                 RefreshOutcome::Refreshed => report.refreshed += 1,
                 RefreshOutcome::NeedsReauth => report.needs_reauth += 1,
-                RefreshOutcome::Failed => report.failed += 1,
+                RefreshOutcome::LeaseLost | RefreshOutcome::Failed => report.failed += 1,
                 RefreshOutcome::NotDue => {}
             }
         }
@@ -56,11 +61,29 @@ pub async fn refresh_due(state: &AppState, owner: &str) -> Result<PassReport, St
     Ok(report)
 }
 
+/// How one connection's refresh went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RefreshOutcome {
     Refreshed,
+    /// Refreshed, but the row lease ran out meanwhile, so the tokens were not stored.
+    LeaseLost,
+    /// The refresh token was refused (`invalid_grant`).
     NeedsReauth,
     Failed,
     NotDue,
+}
+
+impl RefreshOutcome {
+    /// The `outcome` label of `ddlink_token_refreshes_total` (none when nothing was tried).
+    fn metric_label(self) -> Option<&'static str> {
+        match self {
+            Self::Refreshed => Some("ok"),
+            Self::LeaseLost => Some("lease_lost"),
+            Self::NeedsReauth => Some("invalid_grant"),
+            Self::Failed => Some("failed"),
+            Self::NotDue => None,
+        }
+    }
 }
 
 async fn refresh_leased(
@@ -89,19 +112,19 @@ async fn refresh_leased(
             {
                 // The lease ran out during the call and another instance may be refreshing:
                 // writing now could overwrite its newer tokens.
-                state.metrics.refresh("lease_lost");
                 state.metrics.error("refresh");
                 tracing::warn!(
                     connection = id,
                     "refreshed tokens not stored: the row lease was lost meanwhile"
                 );
-                return Ok(RefreshOutcome::Failed);
+                return Ok(RefreshOutcome::LeaseLost);
             }
-            state.metrics.refresh("ok");
             tracing::info!(connection = id, "access token refreshed");
             Ok(RefreshOutcome::Refreshed)
         }
-        Err(DatadogError::OAuth { code, .. }) if code == "invalid_grant" => {
+        Err(DatadogError::OAuth { code, .. })
+            if OAuthCode::of(&code) == OAuthCode::InvalidGrant =>
+        {
             let now = state.clock.now();
             state
                 .store
@@ -113,9 +136,8 @@ async fn refresh_leased(
             );
             state
                 .store
-                .record_event(tenant, now, "needs_reauth", &message)
+                .record_event(tenant, now, EventKind::NeedsReauth, &message)
                 .await?;
-            state.metrics.refresh("invalid_grant");
             tracing::warn!(
                 connection = id,
                 "refresh token refused (invalid_grant): needs re-authorisation"
@@ -123,7 +145,6 @@ async fn refresh_leased(
             Ok(RefreshOutcome::NeedsReauth)
         }
         Err(error) => {
-            state.metrics.refresh("failed");
             state.metrics.error("refresh");
             tracing::warn!(connection = id, %error, "token refresh failed; will retry");
             Ok(RefreshOutcome::Failed)
@@ -179,7 +200,7 @@ async fn validate_one(
                 );
                 state
                     .store
-                    .record_event(tenant, now, "key_invalid", &message)
+                    .record_event(tenant, now, EventKind::KeyInvalid, &message)
                     .await?;
                 tracing::warn!(connection = %connection.id, "stored API key is no longer valid");
             }
@@ -221,7 +242,7 @@ pub async fn disconnect(state: &AppState, tenant: &TenantId, id: &str) -> Result
     );
     state
         .store
-        .record_event(tenant, now, "disconnected", &message)
+        .record_event(tenant, now, EventKind::Disconnected, &message)
         .await?;
     tracing::info!(connection = id, "disconnected");
     Ok(true)

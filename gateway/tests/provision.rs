@@ -905,6 +905,19 @@ async fn admin_approves_and_revokes_with_csrf_and_status_lists_devices() {
         world.device("adm", "dev-x").await.state,
         DeviceState::Pending
     );
+    let unknown = world
+        .http
+        .post(format!("{}/provision/devices/adm/dev-x/delete", world.base))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404, "an action that does not exist");
+    assert_eq!(
+        world.device("adm", "dev-x").await.state,
+        DeviceState::Pending
+    );
     let done = world
         .http
         .post(&approve)

@@ -12,11 +12,11 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ddlink_core::provision::{
@@ -33,7 +33,6 @@ use sha2::{Digest as _, Sha256};
 use super::Provisioning;
 use super::fleets::Lookup;
 use super::store::{ChallengeRow, Contact, DeviceState};
-use crate::state::AppState;
 use crate::web::session::ClientAddr;
 
 /// Largest request body accepted on the device API (a v1 request is at most 336 bytes).
@@ -123,8 +122,7 @@ struct ChallengeRequest {
 /// Whether the fleet exists is not looked at: unknown fleets get the same answer, and no
 /// challenge of theirs ever verifies.
 pub async fn challenge(
-    State(state): State<AppState>,
-    Extension(provisioning): Extension<Arc<Provisioning>>,
+    State(provisioning): State<Arc<Provisioning>>,
     ClientAddr(address): ClientAddr,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -140,14 +138,14 @@ pub async fn challenge(
         return response;
     }
     if let Err(wait) = provisioning.limiter.issue(address) {
-        state.metrics.error("provision_rate_limited");
+        provisioning.metrics.error("provision_rate_limited");
         return rate_limited(wait);
     }
     let mut challenge = [0u8; CHALLENGE_LEN];
     if getrandom::fill(&mut challenge).is_err() {
         return internal("random challenge", &"random number generator failed");
     }
-    let now = state.clock.now();
+    let now = provisioning.clock.now();
     let row = ChallengeRow {
         fleet: request.fleet,
         device_id: request.device_id,
@@ -185,8 +183,7 @@ struct ProvisionRequest {
 /// Step 2: checks the challenge and MAC, records the device, and answers with its state or
 /// the sealed API key.
 pub async fn provision(
-    State(state): State<AppState>,
-    Extension(provisioning): Extension<Arc<Provisioning>>,
+    State(provisioning): State<Arc<Provisioning>>,
     ClientAddr(address): ClientAddr,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -218,7 +215,7 @@ pub async fn provision(
     let device_key = format!("{}/{}", request.fleet, request.device_id);
     let lookup = match provisioning
         .fleets
-        .get_or_decoy(&provisioning.store, &state.keys, &request.fleet)
+        .get_or_decoy(&provisioning.store, &provisioning.keys, &request.fleet)
         .await
     {
         Ok(lookup) => lookup,
@@ -235,7 +232,7 @@ pub async fn provision(
         verify_provision_mac(&secret, &challenge, &device_nonce, &request.device_id, &mac)
             && matches!(lookup, Lookup::Known(_));
     if !mac_valid && let Some(wait) = provisioning.limiter.failures_blocked(&device_key, address) {
-        state.metrics.error("provision_rate_limited");
+        provisioning.metrics.error("provision_rate_limited");
         return rate_limited(wait);
     }
     // Single use whatever happens next.
@@ -252,7 +249,7 @@ pub async fn provision(
         .is_some_and(|c| c.fleet == request.fleet && c.device_id == request.device_id);
     let unexpired = issued
         .as_ref()
-        .is_some_and(|c| c.expires_at >= state.clock.now());
+        .is_some_and(|c| c.expires_at >= provisioning.clock.now());
     if mac_valid && issued_to_device && unexpired {
         let exchange = Exchange {
             request: &request,
@@ -263,12 +260,12 @@ pub async fn provision(
             auto_approve: fleet.auto_approve,
             tenant: &fleet.tenant,
         };
-        return respond(&state, &provisioning, &exchange).await;
+        return respond(&provisioning, &exchange).await;
     }
     // Only a wrong MAC over a challenge really issued to this device counts against it.
     let against_device = (!mac_valid && issued_to_device).then_some(device_key.as_str());
     provisioning.limiter.record_failure(against_device, address);
-    state.metrics.error("provision_unauthorized");
+    provisioning.metrics.error("provision_unauthorized");
     tracing::info!(fleet = %request.fleet, device_id = %request.device_id, "provisioning refused: bad MAC or challenge");
     unauthorized()
 }
@@ -284,14 +281,10 @@ struct Exchange<'a> {
     tenant: &'a crate::tenants::TenantId,
 }
 
-async fn respond(
-    state: &AppState,
-    provisioning: &Provisioning,
-    exchange: &Exchange<'_>,
-) -> Response {
+async fn respond(provisioning: &Provisioning, exchange: &Exchange<'_>) -> Response {
     let request = exchange.request;
     // Only the key of the connection this fleet is bound to, within the fleet's tenant.
-    let connection = match state
+    let connection = match provisioning
         .connections
         .device_api_key(exchange.tenant, &request.fleet)
         .await
@@ -299,7 +292,7 @@ async fn respond(
         Ok(connection) => connection,
         Err(error) => return internal("reading the connection", &error),
     };
-    let now = state.clock.now();
+    let now = provisioning.clock.now();
     let contact = Contact {
         fleet: &request.fleet,
         device_id: &request.device_id,

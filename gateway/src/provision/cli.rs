@@ -137,7 +137,7 @@ pub async fn run_fleet(command: &FleetCommand) -> anyhow::Result<String> {
         FleetCommand::List { tenant, settings } => {
             let gateway = open(settings).await?;
             let tenant = tenants::find(gateway.state(), tenant).await?;
-            let status = super::admin::status(gateway.state(), &tenant).await?;
+            let status = super::admin::status(&gateway.state().provisioning.store, &tenant).await?;
             gateway.state().db.close().await;
             let mut out = String::new();
             for fleet in &status.fleets {

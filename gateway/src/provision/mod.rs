@@ -32,12 +32,16 @@ pub mod store;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::Router;
+use axum::extract::FromRef;
 use axum::routing::post;
-use axum::{Extension, Router};
 
-use crate::extensions::AdminSection;
-use crate::state::AppState;
-use crate::store::SealedColumn;
+use crate::clock::Clock;
+use crate::connections::Connections;
+use crate::crypto::KeyRing;
+use crate::metrics::Metrics;
+use crate::store::{Db, SealedColumn, Store};
+use crate::web::auth::Auth;
 
 /// The sealed column of this module, for master-key rotation.
 pub const SEALED_COLUMN: SealedColumn = SealedColumn {
@@ -52,21 +56,47 @@ const PURGE_EVERY: u64 = 256;
 /// Unexpired challenges kept per device; issuing another replaces the oldest.
 pub const OUTSTANDING_PER_DEVICE: u32 = 4;
 
-/// Per-router runtime state: the store, opened fleet keys and the limiter.
+/// Provisioning's sub-state of the application state: its store, opened fleet keys and
+/// limiter, and the parts of the gateway it uses.
 #[derive(Debug)]
 pub struct Provisioning {
     pub store: store::ProvisionStore,
     pub fleets: fleets::FleetCache,
     pub limiter: limiter::ProvisionLimiter,
+    /// Opens fleet keys.
+    pub keys: Arc<KeyRing>,
+    /// Where approved devices' API keys come from.
+    pub connections: Connections,
+    /// The gateway's store, for the event log.
+    pub events: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
     issued: AtomicU64,
 }
 
+/// What [`Provisioning::new`] is built from.
+#[derive(Debug)]
+pub struct ProvisioningParts {
+    pub db: Db,
+    pub limits: limiter::ProvisionLimits,
+    pub keys: Arc<KeyRing>,
+    pub connections: Connections,
+    pub events: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+}
+
 impl Provisioning {
-    pub fn new(state: &AppState) -> Self {
+    pub fn new(parts: ProvisioningParts) -> Self {
         Self {
-            store: store::ProvisionStore::new(state.db.clone()),
+            store: store::ProvisionStore::new(parts.db),
             fleets: fleets::FleetCache::default(),
-            limiter: limiter::ProvisionLimiter::new(state.config.timings.provisioning),
+            limiter: limiter::ProvisionLimiter::new(parts.limits),
+            keys: parts.keys,
+            connections: parts.connections,
+            events: parts.events,
+            metrics: parts.metrics,
+            clock: parts.clock,
             issued: AtomicU64::new(0),
         }
     }
@@ -85,10 +115,14 @@ impl Provisioning {
     }
 }
 
-/// The device API and the admin actions. Needs the state to open its store, so it is built
-/// with [`router_for`] where the state is known.
-pub fn router_for(state: &AppState) -> Router<AppState> {
-    let provisioning = Arc::new(Provisioning::new(state));
+/// The device API and the admin actions, for any state that holds provisioning and
+/// [`Auth`] as sub-states.
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Provisioning>: FromRef<S>,
+    Auth: FromRef<S>,
+{
     Router::new()
         .route(ddlink_core::provision::CHALLENGE_PATH, post(api::challenge))
         .route(ddlink_core::provision::PROVISION_PATH, post(api::provision))
@@ -99,10 +133,4 @@ pub fn router_for(state: &AppState) -> Router<AppState> {
         .route("/provision/fleets/{fleet}/bind", post(admin::bind))
         .route("/provision/fleets/bind-unbound", post(admin::bind_unbound))
         .layer(axum::extract::DefaultBodyLimit::max(api::BODY_LIMIT))
-        .layer(Extension(provisioning))
-}
-
-/// The admin-page section listing fleets and devices.
-pub fn admin_section() -> Arc<dyn AdminSection> {
-    Arc::new(admin::DevicesSection)
 }

@@ -7,7 +7,7 @@ use sqlx::Row as _;
 
 use std::sync::Arc;
 
-use crate::store::{Backend, Db, StoreError};
+use crate::store::{Backend, Db, StoreError, UnknownValue};
 use crate::tenants::TenantId;
 
 pub(crate) const FLEETS: &str = "provision_fleets";
@@ -30,15 +30,24 @@ impl DeviceState {
         }
     }
 
-    fn parse(text: &str) -> Result<Self, StoreError> {
+    /// A state read from the database.
+    fn from_column(text: &str) -> Result<Self, StoreError> {
+        text.parse().map_err(|_| StoreError::Corrupt {
+            table: "provision_devices",
+            column: "state",
+        })
+    }
+}
+
+impl std::str::FromStr for DeviceState {
+    type Err = UnknownValue;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "pending" => Ok(Self::Pending),
             "approved" => Ok(Self::Approved),
             "revoked" => Ok(Self::Revoked),
-            _ => Err(StoreError::Corrupt {
-                table: "provision_devices",
-                column: "state",
-            }),
+            _ => Err(UnknownValue(text.to_owned())),
         }
     }
 }
@@ -351,7 +360,7 @@ impl ProvisionStore {
         .bind(contact.deliverable_key_version)
         .fetch_one(self.db.pool())
         .await?;
-        DeviceState::parse(&row.try_get::<String, _>(0)?)
+        DeviceState::from_column(&row.try_get::<String, _>(0)?)
     }
 
     /// Sets the state of a device of one of the tenant's fleets; `false` if there is no such
@@ -391,7 +400,7 @@ impl ProvisionStore {
                 Ok(DeviceRow {
                     fleet: row.try_get(0)?,
                     device_id: row.try_get(1)?,
-                    state: DeviceState::parse(&row.try_get::<String, _>(2)?)?,
+                    state: DeviceState::from_column(&row.try_get::<String, _>(2)?)?,
                     first_seen: row.try_get(3)?,
                     last_seen: row.try_get(4)?,
                     last_address: row.try_get(5)?,

@@ -52,8 +52,15 @@ pub struct PendingAuthorization {
     pub expires_at: i64,
 }
 
-/// Lifecycle of a connection to one Datadog organisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Text of the database or a form that names no known value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value {0:?}")]
+pub struct UnknownValue(pub String);
+
+/// Lifecycle of a connection to one Datadog organisation; the text is what the database and
+/// the API show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ConnectionState {
     /// Tokens and key are usable.
     Active,
@@ -71,14 +78,96 @@ impl ConnectionState {
             Self::Disconnected => "disconnected",
         }
     }
+}
 
-    pub fn parse(text: &str) -> Option<Self> {
+impl std::str::FromStr for ConnectionState {
+    type Err = UnknownValue;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
-            "active" => Some(Self::Active),
-            "needs_reauth" => Some(Self::NeedsReauth),
-            "disconnected" => Some(Self::Disconnected),
-            _ => None,
+            "active" => Ok(Self::Active),
+            "needs_reauth" => Ok(Self::NeedsReauth),
+            "disconnected" => Ok(Self::Disconnected),
+            _ => Err(UnknownValue(text.to_owned())),
         }
+    }
+}
+
+/// Compares with the stored text (`state == "active"`).
+impl PartialEq<&str> for ConnectionState {
+    fn eq(&self, text: &&str) -> bool {
+        self.as_str() == *text
+    }
+}
+
+/// What an entry of the event log is about; the text is what the database and the API show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A Datadog organisation was connected from the tile.
+    Connected,
+    /// A refresh token was refused: an admin must connect again.
+    NeedsReauth,
+    /// Datadog rejects the connection's API key.
+    KeyInvalid,
+    /// An admin disconnected an organisation.
+    Disconnected,
+    /// A device was approved or revoked.
+    Device,
+    /// A fleet was bound or unbound.
+    Fleet,
+    /// An admin invite was created.
+    Invite,
+    /// An invite was accepted: a new tenant admin.
+    Admin,
+}
+
+impl EventKind {
+    const ALL: [Self; 8] = [
+        Self::Connected,
+        Self::NeedsReauth,
+        Self::KeyInvalid,
+        Self::Disconnected,
+        Self::Device,
+        Self::Fleet,
+        Self::Invite,
+        Self::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connected => "connected",
+            Self::NeedsReauth => "needs_reauth",
+            Self::KeyInvalid => "key_invalid",
+            Self::Disconnected => "disconnected",
+            Self::Device => "device",
+            Self::Fleet => "fleet",
+            Self::Invite => "invite",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Whether the operator's overview shows it as a tenant's last problem.
+    pub fn is_problem(self) -> bool {
+        matches!(self, Self::NeedsReauth | Self::KeyInvalid)
+    }
+}
+
+impl std::str::FromStr for EventKind {
+    type Err = UnknownValue;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| UnknownValue(text.to_owned()))
+    }
+}
+
+/// Compares with the stored text (`kind == "key_invalid"`).
+impl PartialEq<&str> for EventKind {
+    fn eq(&self, text: &&str) -> bool {
+        self.as_str() == *text
     }
 }
 
@@ -121,7 +210,7 @@ pub struct TokenUpdate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayEvent {
     pub at: i64,
-    pub kind: String,
+    pub kind: EventKind,
     pub message: String,
 }
 
@@ -332,7 +421,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         tenant: &TenantId,
         at: i64,
-        kind: &str,
+        kind: EventKind,
         message: &str,
     ) -> Result<(), StoreError>;
     async fn recent_events(
@@ -355,4 +444,36 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         old: &[u8],
         new: &[u8],
     ) -> Result<bool, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_and_kinds_round_trip_through_their_text_and_refuse_other_text() {
+        for state in [
+            ConnectionState::Active,
+            ConnectionState::NeedsReauth,
+            ConnectionState::Disconnected,
+        ] {
+            assert_eq!(state.as_str().parse::<ConnectionState>(), Ok(state));
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::json!(state.as_str())
+            );
+        }
+        for kind in EventKind::ALL {
+            assert_eq!(kind.as_str().parse::<EventKind>(), Ok(kind));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.as_str())
+            );
+        }
+        assert_eq!(
+            "Active".parse::<ConnectionState>(),
+            Err(UnknownValue("Active".to_owned()))
+        );
+        assert!("".parse::<EventKind>().is_err());
+    }
 }

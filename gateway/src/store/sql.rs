@@ -5,8 +5,8 @@ use sqlx::any::{AnyQueryResult, AnyRow};
 use sqlx::{AssertSqlSafe, Executor as _, Row as _};
 
 use super::{
-    ConnectionRecord, ConnectionState, ConnectionWrite, Db, GatewayEvent, InviteAcceptance,
-    PendingAuthorization, SealedColumn, Store, StoreError, TokenUpdate,
+    ConnectionRecord, ConnectionState, ConnectionWrite, Db, EventKind, GatewayEvent,
+    InviteAcceptance, PendingAuthorization, SealedColumn, Store, StoreError, TokenUpdate,
 };
 use crate::tenants::{OPERATOR, TenantId, User};
 
@@ -57,7 +57,7 @@ fn connection_from_row(row: &AnyRow) -> Result<ConnectionRecord, StoreError> {
         org_name: row.try_get("org_name")?,
         domain: row.try_get("domain")?,
         site: row.try_get("site")?,
-        state: ConnectionState::parse(&state).ok_or(StoreError::Corrupt {
+        state: state.parse().map_err(|_| StoreError::Corrupt {
             table: "connections",
             column: "state",
         })?,
@@ -613,7 +613,7 @@ impl Store for SqlStore {
         &self,
         tenant: &TenantId,
         at: i64,
-        kind: &str,
+        kind: EventKind,
         message: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
@@ -621,7 +621,7 @@ impl Store for SqlStore {
         )
         .bind(tenant.as_str())
         .bind(at)
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(message)
         .execute(self.db.pool())
         .await?;
@@ -644,7 +644,12 @@ impl Store for SqlStore {
             .map(|r| {
                 Ok(GatewayEvent {
                     at: r.try_get("at")?,
-                    kind: r.try_get("kind")?,
+                    kind: r.try_get::<String, _>("kind")?.parse().map_err(|_| {
+                        StoreError::Corrupt {
+                            table: "gateway_events",
+                            column: "kind",
+                        }
+                    })?,
                     message: r.try_get("message")?,
                 })
             })

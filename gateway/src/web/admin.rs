@@ -2,14 +2,15 @@
 
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use http::{HeaderMap, StatusCode, header};
+use http::{StatusCode, header};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::WebError;
-use super::login_guard::{SignIn, sign_in};
+use super::auth::{AdminForm, NoFields, create_session};
+use super::error::WebError;
+use super::login_guard::SignIn;
 use super::pages::{self, AdminView};
-use super::session::{AdminSession, ClientAddr, clearing_cookie, create_session, current_session};
+use super::session::{AdminSession, ClientAddr, clearing_cookie};
 use crate::state::AppState;
 use crate::upkeep;
 
@@ -83,9 +84,13 @@ pub async fn login(
         let page = pages::login(&next, Some(message));
         (status, axum::response::Html(page.into_string())).into_response()
     };
-    match sign_in(&state, ip, form.user.as_deref(), form.password).await? {
+    let auth = state.auth();
+    match auth
+        .sign_in(ip, form.user.as_deref(), form.password)
+        .await?
+    {
         SignIn::Accepted(user) => {
-            let (_session, cookie) = create_session(&state, user).await?;
+            let (_session, cookie) = create_session(&auth, user).await?;
             Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
         }
         SignIn::Refused => Ok(refusal(
@@ -105,35 +110,10 @@ pub async fn login(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    pub(crate) csrf: Option<String>,
-}
-
-/// The session, if the form carries its CSRF token; otherwise the request is refused.
-pub(crate) async fn session_for_post(
-    state: &AppState,
-    headers: &HeaderMap,
-    form: &CsrfForm,
-) -> Result<AdminSession, WebError> {
-    let session = current_session(state, headers)
-        .await?
-        .ok_or(WebError::Unauthenticated)?;
-    match form.csrf.as_deref() {
-        Some(token) if session.csrf_matches(token) => Ok(session),
-        _ => {
-            state.metrics.error("csrf");
-            Err(WebError::Csrf)
-        }
-    }
-}
-
 pub async fn logout(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    AdminForm { session, .. }: AdminForm<NoFields>,
 ) -> Result<Response, WebError> {
-    let session = session_for_post(&state, &headers, &form).await?;
     state.store.delete_session(session.hash()).await?;
     Ok((
         [(
@@ -147,11 +127,8 @@ pub async fn logout(
 
 pub async fn index(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    session: AdminSession,
 ) -> Result<Response, WebError> {
-    let Some(session) = current_session(&state, &headers).await? else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     let user = session.user();
     let connections = state.connections.statuses(&user.tenant).await?;
     let events = state
@@ -161,10 +138,7 @@ pub async fn index(
     let csrf = session.csrf_token();
     let onboarding_url = state.config.onboarding_url();
     let redirect_uri = state.config.redirect_uri();
-    let mut sections = Vec::new();
-    for section in &state.extensions.admin_sections {
-        sections.push(section.render(&state, user, &csrf).await?);
-    }
+    let devices = crate::provision::admin::section(&state.provisioning, user, &csrf).await?;
     let tenants = if user.operator {
         Some(crate::tenants::health(&state).await?)
     } else {
@@ -179,18 +153,16 @@ pub async fn index(
         onboarding_url: onboarding_url.as_str(),
         redirect_uri: redirect_uri.as_str(),
         now: state.clock.now(),
-        sections,
+        devices,
     };
     Ok(html(pages::admin(&view)))
 }
 
 pub async fn disconnect(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    AdminForm { session, .. }: AdminForm<NoFields>,
 ) -> Result<Response, WebError> {
-    let session = session_for_post(&state, &headers, &form).await?;
     if !upkeep::disconnect(&state, &session.user().tenant, &id).await? {
         return Err(WebError::NotFound);
     }

@@ -3,7 +3,7 @@
 
 use http::StatusCode;
 
-use crate::datadog::DatadogError;
+use crate::datadog::{DatadogError, OAuthCode};
 
 /// A failure page: what happened, what to do, and Datadog's own words when it gave any.
 #[derive(Debug, Clone)]
@@ -296,11 +296,13 @@ pub fn datadog_error(
             let text = description.as_deref().unwrap_or("").to_ascii_lowercase();
             let problem = if text.contains("client_id") {
                 invalid_client_id()
-            } else if code == "invalid_client" || *status == Some(401) {
+            } else if OAuthCode::of(code) == OAuthCode::InvalidClient || *status == Some(401) {
                 bad_client_credentials()
             } else if text.contains("redirect") {
                 mismatching_redirect(redirect_uri)
-            } else if code == "invalid_grant" || text.contains("verifier") || text.contains("code")
+            } else if OAuthCode::of(code) == OAuthCode::InvalidGrant
+                || text.contains("verifier")
+                || text.contains("code")
             {
                 invalid_code_or_verifier()
             } else {

@@ -7,10 +7,12 @@ use http::{HeaderMap, StatusCode, header};
 use secrecy::SecretString;
 use serde::Serialize;
 
-use super::WebError;
-use super::login_guard::{SignIn, sign_in};
-use super::session::{ClientAddr, current_session};
+use super::auth::current_session;
+use super::error::WebError;
+use super::login_guard::SignIn;
+use super::session::ClientAddr;
 use crate::state::AppState;
+use crate::store::ConnectionState;
 use crate::tenants::TenantId;
 
 #[derive(Debug, Serialize)]
@@ -22,7 +24,7 @@ struct StatusConnection {
     site: String,
     api_key_last4: Option<String>,
     token_expires_at: i64,
-    state: &'static str,
+    state: ConnectionState,
 }
 
 #[derive(Debug, Serialize)]
@@ -63,8 +65,11 @@ pub async fn status(
     ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
+    let auth = state.auth();
     let user = match bearer(&headers) {
-        Some(token) => match sign_in(&state, ip, None, SecretString::from(token.to_owned())).await?
+        Some(token) => match auth
+            .sign_in(ip, None, SecretString::from(token.to_owned()))
+            .await?
         {
             SignIn::Accepted(user) => Some(user),
             SignIn::Refused => None,
@@ -77,7 +82,7 @@ pub async fn status(
                     .into_response());
             }
         },
-        None => current_session(&state, &headers)
+        None => current_session(&auth, &headers)
             .await?
             .map(|session| session.user().clone()),
     };
@@ -99,7 +104,8 @@ pub async fn status(
             state: c.state,
         })
         .collect();
-    let provisioning = crate::provision::admin::status(&state, &user.tenant).await?;
+    let provisioning =
+        crate::provision::admin::status(&state.provisioning.store, &user.tenant).await?;
     let tenants = if user.operator {
         Some(crate::tenants::health(&state).await?)
     } else {

@@ -24,8 +24,8 @@ use secrecy::{ExposeSecret as _, SecretString};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::session::{Argon2Memory, password_matches_in};
-use crate::state::AppState;
-use crate::store::StoreError;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
 use crate::tenants::{OPERATOR, User};
 use crate::throttle::{BoundedKeys, Slot};
 
@@ -260,16 +260,17 @@ fn unknown_user_hash() -> &'static str {
 /// name (or with `operator`) the candidate is checked against the admin credential and signs
 /// in the operator; otherwise against that tenant admin's password.
 pub async fn sign_in(
-    state: &AppState,
+    guard: &LoginGuard,
+    store: &dyn Store,
+    metrics: &Metrics,
     addr: Option<IpAddr>,
     user: Option<&str>,
     candidate: SecretString,
 ) -> Result<SignIn, StoreError> {
-    let guard = &state.login_guard;
     let counted = match guard.admit(addr) {
         Ok(counted) => counted,
         Err(wait) => {
-            state.metrics.login("rate_limited");
+            metrics.login("rate_limited");
             return Ok(SignIn::Throttled {
                 retry_after_secs: whole_secs(wait),
             });
@@ -277,20 +278,20 @@ pub async fn sign_in(
     };
     let Some(slot) = guard.check_slot().await else {
         guard.refund(counted);
-        state.metrics.login("busy");
+        metrics.login("busy");
         return Ok(SignIn::Throttled {
             retry_after_secs: BUSY_RETRY_SECS,
         });
     };
     let (stored, user) = match user.filter(|name| !name.is_empty() && *name != OPERATOR) {
         None => {
-            let Some(stored) = state.store.admin_password_hash().await? else {
-                state.metrics.login("failed");
+            let Some(stored) = store.admin_password_hash().await? else {
+                metrics.login("failed");
                 return Ok(SignIn::Refused);
             };
             (stored, Some(User::operator()))
         }
-        Some(name) => match state.store.user_password_hash(name).await? {
+        Some(name) => match store.user_password_hash(name).await? {
             Some((tenant, stored)) => {
                 let admin = User {
                     name: name.to_owned(),
@@ -323,10 +324,10 @@ pub async fn sign_in(
     .unwrap_or(false);
     if let (true, Some(user)) = (matched, user) {
         guard.accepted(counted);
-        state.metrics.login("ok");
+        metrics.login("ok");
         Ok(SignIn::Accepted(user))
     } else {
-        state.metrics.login("failed");
+        metrics.login("failed");
         Ok(SignIn::Refused)
     }
 }

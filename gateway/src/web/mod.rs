@@ -3,6 +3,8 @@
 pub mod admin;
 pub mod advice;
 pub mod api;
+pub mod auth;
+pub mod error;
 pub mod login_guard;
 pub mod oauth;
 pub mod pages;
@@ -12,58 +14,13 @@ pub mod session;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
-use http::{HeaderValue, StatusCode, header};
-use maud::html;
+use http::{HeaderValue, header};
 
 use crate::state::AppState;
 
-/// Errors of the HTTP layer. Internal details are logged, never shown.
-#[derive(Debug, thiserror::Error)]
-pub enum WebError {
-    #[error("not signed in")]
-    Unauthenticated,
-    #[error("missing or wrong CSRF token")]
-    Csrf,
-    #[error("not found")]
-    NotFound,
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    #[error(transparent)]
-    Crypto(#[from] crate::crypto::CryptoError),
-    #[error(transparent)]
-    Datadog(#[from] crate::datadog::DatadogError),
-    #[error(transparent)]
-    Tenant(#[from] crate::tenants::TenantError),
-}
-
-impl IntoResponse for WebError {
-    fn into_response(self) -> Response {
-        let (status, message) = match &self {
-            Self::Unauthenticated => return Redirect::to("/login").into_response(),
-            Self::Csrf => (
-                StatusCode::FORBIDDEN,
-                "The form was refused: it did not carry this session's CSRF token. Reload the page and try again.",
-            ),
-            Self::NotFound => (StatusCode::NOT_FOUND, "Not found."),
-            Self::Store(_) | Self::Crypto(_) | Self::Datadog(_) | Self::Tenant(_) => {
-                tracing::error!(error = %self, "request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "The gateway hit an internal error; details are in its log.",
-                )
-            }
-        };
-        let page = pages::layout(
-            "Error",
-            html! { p.err { (message) } p { a href="/" { "Back" } } },
-        );
-        (status, axum::response::Html(page.into_string())).into_response()
-    }
-}
-
-/// The whole application router (the extension routes included).
+/// Every route of the gateway: its own, and device provisioning's ([`crate::provision::routes`]).
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(admin::index))
@@ -77,7 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/status", get(api::status))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
-        .merge(crate::extensions::router(&state))
+        .merge(crate::provision::routes())
         .layer(middleware::from_fn_with_state(
             state.config.cookies_secure(),
             security_headers,

@@ -7,16 +7,16 @@ use http::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::WebError;
 use super::advice::{self, Problem};
+use super::auth::current_session;
+use super::error::WebError;
 use super::pages;
-use super::session::current_session;
 use crate::config::SitePolicy;
 use crate::connections::{OrgInfo, Saved};
 use crate::crypto::{SealContext, hash_token};
 use crate::datadog::DatadogError;
 use crate::state::AppState;
-use crate::store::PendingAuthorization;
+use crate::store::{EventKind, PendingAuthorization};
 
 #[derive(Debug, Deserialize)]
 pub struct OnboardParams {
@@ -55,7 +55,7 @@ pub async fn onboard(
             .is_some()
             .then_some("The link from Datadog was missing its `domain` parameter.");
         return Ok(axum::response::Html(
-            pages::start_from_tile(&state.tile_links(), note).into_string(),
+            pages::start_from_tile(&pages::tile_links(&state.config), note).into_string(),
         )
         .into_response());
     };
@@ -78,7 +78,7 @@ pub async fn onboard(
             ));
         }
     };
-    let Some(session) = current_session(&state, &headers).await? else {
+    let Some(session) = current_session(&state.auth(), &headers).await? else {
         // The onboarding page is the gateway's sign-in page: come back here after login.
         let mut next = url::form_urlencoded::Serializer::new(String::new());
         next.append_pair("domain", domain);
@@ -152,7 +152,7 @@ pub async fn callback(
     else {
         return Ok(problem_response(&state, &advice::state_unknown()));
     };
-    let session = current_session(&state, &headers).await?;
+    let session = current_session(&state.auth(), &headers).await?;
     let Some(session) = session.filter(|s| s.hash() == pending.session_hash) else {
         return Ok(problem_response(&state, &advice::session_mismatch()));
     };
@@ -269,7 +269,7 @@ pub async fn callback(
     let message = format!("{} on {}", record.org_name, record.domain);
     state
         .store
-        .record_event(&tenant, now, "connected", &message)
+        .record_event(&tenant, now, EventKind::Connected, &message)
         .await?;
     state.metrics.handshake("completed");
     tracing::info!(domain = %record.domain, connection = %record.id, "connected to Datadog");

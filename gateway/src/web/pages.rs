@@ -4,8 +4,9 @@ use ddlink_core::site::Region;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::advice::Problem;
+use crate::config::{Config, SitePolicy};
 use crate::connections::ConnectionStatus;
-use crate::store::GatewayEvent;
+use crate::store::{ConnectionState, GatewayEvent};
 use crate::tenants::{TenantHealth, User};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:52rem;margin:0 auto;padding:1rem;line-height:1.45}\
@@ -40,7 +41,19 @@ pub struct TileLink {
     pub url: String,
 }
 
-pub fn tile_links_for(regions: &[Region]) -> Vec<TileLink> {
+/// Links to the Datadog integration tile shown when onboarding starts outside Datadog.
+pub fn tile_links(config: &Config) -> Vec<TileLink> {
+    match (&config.tile_url, &config.sites) {
+        (Some(url), _) => vec![TileLink {
+            label: "Integration tile".to_owned(),
+            url: url.to_string(),
+        }],
+        (None, SitePolicy::Datadog(regions)) => tile_links_for(regions),
+        (None, SitePolicy::Sandbox(_)) => Vec::new(),
+    }
+}
+
+fn tile_links_for(regions: &[Region]) -> Vec<TileLink> {
     regions
         .iter()
         .map(|r| TileLink {
@@ -141,8 +154,8 @@ pub struct AdminView<'a> {
     pub onboarding_url: &'a str,
     pub redirect_uri: &'a str,
     pub now: i64,
-    /// Extra sections from other modules (device provisioning: fleets and devices).
-    pub sections: Vec<Markup>,
+    /// Device provisioning's section: fleets and devices.
+    pub devices: Markup,
 }
 
 fn when(at: i64, now: i64) -> String {
@@ -172,7 +185,7 @@ fn tenant_health(tenants: &[TenantHealth], now: i64) -> Markup {
                     td {
                         @if t.connections.is_empty() { "none" }
                         @for c in &t.connections {
-                            (c.org_name) " (" code { (c.domain) } "): " (c.state)
+                            (c.org_name) " (" code { (c.domain) } "): " (c.state.as_str())
                             @if c.key_valid == Some(false) { ", key rejected" }
                             br;
                         }
@@ -181,7 +194,7 @@ fn tenant_health(tenants: &[TenantHealth], now: i64) -> Markup {
                     td { (t.devices) }
                     td {
                         @if let Some(problem) = &t.last_problem {
-                            small { (when(problem.at, now)) } " · " b { (problem.kind) } " · " (problem.message)
+                            small { (when(problem.at, now)) } " · " b { (problem.kind.as_str()) } " · " (problem.message)
                         } @else { "—" }
                     }
                 }
@@ -209,7 +222,7 @@ pub fn admin(view: &AdminView<'_>) -> Markup {
                 table id="connections" {
                     tr { th { "Organisation" } th { "Site" } th { "API key" } th { "Access token" } th { "State" } th {} }
                     @for c in view.connections {
-                        tr data-state=(c.state) {
+                        tr data-state=(c.state.as_str()) {
                             td { (c.org_name) }
                             td { code { (c.domain) } br; small { (c.site) } }
                             td {
@@ -220,15 +233,15 @@ pub fn admin(view: &AdminView<'_>) -> Markup {
                                     None => {}
                                 }
                             }
-                            td { @if c.state == "active" { "expires " (when(c.token_expires_at, view.now)) } }
+                            td { @if c.state == ConnectionState::Active { "expires " (when(c.token_expires_at, view.now)) } }
                             td {
                                 @match c.state {
-                                    "needs_reauth" => { span.warn { "needs re-authorisation: reconnect from the Datadog tile" } }
-                                    other => { (other) }
+                                    ConnectionState::NeedsReauth => { span.warn { "needs re-authorisation: reconnect from the Datadog tile" } }
+                                    other => { (other.as_str()) }
                                 }
                             }
                             td {
-                                @if c.state != "disconnected" {
+                                @if c.state != ConnectionState::Disconnected {
                                     form.inline method="post" action={ "/connections/" (c.id) "/disconnect" } {
                                         input type="hidden" name="csrf" value=(view.csrf);
                                         button type="submit" { "Disconnect" }
@@ -239,7 +252,7 @@ pub fn admin(view: &AdminView<'_>) -> Markup {
                     }
                 }
             }
-            @for section in &view.sections { (section) }
+            (view.devices)
             h2 { "Admins" }
             form.inline method="post" action="/invites" {
                 input type="hidden" name="csrf" value=(view.csrf);
@@ -248,7 +261,7 @@ pub fn admin(view: &AdminView<'_>) -> Markup {
             @if let Some(tenants) = view.tenants { (tenant_health(tenants, view.now)) }
             h2 { "Recent events" }
             @if view.events.is_empty() { p { "None yet." } } @else {
-                ul { @for e in view.events { li { small { (when(e.at, view.now)) } " · " b { (e.kind) } " · " (e.message) } } }
+                ul { @for e in view.events { li { small { (when(e.at, view.now)) } " · " b { (e.kind.as_str()) } " · " (e.message) } } }
             }
             h2 { "Developer Platform settings" }
             p { "Onboarding URL: " code { (view.onboarding_url) } br; "Redirect URI: " code { (view.redirect_uri) } }

@@ -5,17 +5,17 @@
 
 use axum::extract::{Form, Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use maud::html;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
-use super::WebError;
-use super::admin::{CsrfForm, session_for_post};
+use super::auth::{AdminForm, NoFields};
+use super::error::WebError;
 use super::pages::layout;
 use crate::crypto::hash_token;
 use crate::state::AppState;
-use crate::store::InviteAcceptance;
+use crate::store::{EventKind, InviteAcceptance};
 use crate::tenants::{self, MIN_PASSWORD_LEN, TenantId, valid_name};
 
 /// Longest token accepted in an invite path (ours are 43 characters).
@@ -24,16 +24,14 @@ const TOKEN_MAX_LEN: usize = 128;
 /// `POST /invites`: a new invite link for the signed-in admin's tenant.
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    AdminForm { session, .. }: AdminForm<NoFields>,
 ) -> Result<Response, WebError> {
-    let session = session_for_post(&state, &headers, &form).await?;
     let tenant = &session.user().tenant;
     let url = tenants::create_invite(&state, tenant).await?;
     let message = format!("{} created an admin invite", session.user().name);
     state
         .store
-        .record_event(tenant, state.clock.now(), "invite", &message)
+        .record_event(tenant, state.clock.now(), EventKind::Invite, &message)
         .await?;
     let page = layout(
         "Invite an admin",
@@ -146,7 +144,7 @@ pub async fn accept(
             let message = format!("{} became an admin", form.user);
             state
                 .store
-                .record_event(&tenant, now, "admin", &message)
+                .record_event(&tenant, now, EventKind::Admin, &message)
                 .await?;
             tracing::info!(%tenant, user = %form.user, "tenant admin created from an invite");
             Ok(Redirect::to("/login").into_response())

@@ -1,5 +1,6 @@
-//! Admin authentication: Argon2id credential, session cookies, CSRF tokens (sign-in throttling
-//! is [`super::login_guard`]).
+//! Admin credentials and sessions as values: Argon2id hashing, the session cookie, CSRF tokens.
+//! Looking them up and checking requests is [`super::auth`]; sign-in throttling is
+//! [`super::login_guard`].
 
 use std::net::IpAddr;
 
@@ -12,9 +13,6 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::crypto::{hash_token, random_token};
-use crate::state::AppState;
-use crate::store::StoreError;
 use crate::tenants::User;
 
 pub const SESSION_COOKIE: &str = "ddlink_session";
@@ -28,6 +26,11 @@ pub struct AdminSession {
 }
 
 impl AdminSession {
+    /// A session of `user` whose cookie carries `token` (stored as `hash`).
+    pub(super) fn new(token: SecretString, hash: String, user: User) -> Self {
+        Self { token, hash, user }
+    }
+
     pub fn hash(&self) -> &str {
         &self.hash
     }
@@ -54,7 +57,7 @@ impl AdminSession {
     }
 }
 
-fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(super) fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
@@ -63,61 +66,6 @@ fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
-}
-
-/// The session named by the request's cookie, if it exists and has not expired.
-pub async fn current_session(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<AdminSession>, StoreError> {
-    let Some(token) = cookie_value(headers, SESSION_COOKIE) else {
-        return Ok(None);
-    };
-    if token.is_empty() || token.len() > 128 {
-        return Ok(None);
-    }
-    let hash = hash_token(token);
-    Ok(state
-        .store
-        .session_user(&hash, state.clock.now())
-        .await?
-        .map(|user| AdminSession {
-            token: SecretString::from(token.to_owned()),
-            hash,
-            user,
-        }))
-}
-
-/// Creates a session of `user` and returns it with its `Set-Cookie` value.
-pub async fn create_session(
-    state: &AppState,
-    user: User,
-) -> Result<(AdminSession, String), StoreError> {
-    let token = random_token(32)?;
-    let hash = hash_token(&token);
-    let now = state.clock.now();
-    let ttl = state.config.timings.session_ttl.as_secs();
-    let expires = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
-    state
-        .store
-        .create_session(&hash, &user.name, now, expires)
-        .await?;
-    let cookie = format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={ttl}{}",
-        if state.config.cookies_secure() {
-            "; Secure"
-        } else {
-            ""
-        }
-    );
-    Ok((
-        AdminSession {
-            token: SecretString::from(token),
-            hash,
-            user,
-        },
-        cookie,
-    ))
 }
 
 pub fn clearing_cookie(secure: bool) -> String {
@@ -172,21 +120,6 @@ pub fn password_matches_in(stored: &str, candidate: &[u8], memory: &mut Argon2Me
         .hash_password_into_with_memory(candidate, salt, &mut computed, &mut memory.0)
         .is_ok()
         && bool::from(computed.as_slice().ct_eq(expected.as_bytes()))
-}
-
-/// Verifies against the stored Argon2id hash (on a blocking thread: it is deliberately slow).
-pub async fn verify_password(
-    state: &AppState,
-    candidate: SecretString,
-) -> Result<bool, StoreError> {
-    let Some(stored) = state.store.admin_password_hash().await? else {
-        return Ok(false);
-    };
-    let verified =
-        tokio::task::spawn_blocking(move || password_matches(&stored, candidate.expose_secret()))
-            .await
-            .unwrap_or(false);
-    Ok(verified)
 }
 
 #[cfg(test)]

@@ -153,8 +153,8 @@ async fn first_run_writes_an_owner_only_admin_token_once() {
         assert_eq!(mode & 0o777, 0o600);
     }
     assert!(
-        ddlink_gateway::web::session::verify_password(
-            gateway.state(),
+        ddlink_gateway::web::auth::verify_password(
+            &gateway.state().auth(),
             token.trim().to_owned().into()
         )
         .await
@@ -186,9 +186,12 @@ async fn the_gateway_runs_on_postgresql_when_configured() {
     assert_eq!(state.db.backend(), ddlink_gateway::store::Backend::Postgres);
     assert!(state.store.admin_password_hash().await.unwrap().is_some());
     assert!(
-        ddlink_gateway::web::session::verify_password(state, common::ADMIN_TOKEN.to_owned().into())
-            .await
-            .unwrap()
+        ddlink_gateway::web::auth::verify_password(
+            &state.auth(),
+            common::ADMIN_TOKEN.to_owned().into()
+        )
+        .await
+        .unwrap()
     );
     common::pg_schema::drop(state.db.pool(), &schema).await;
     state.db.close().await;
@@ -264,16 +267,20 @@ fn cookie_headers(set_cookie: &str) -> http::HeaderMap {
 
 #[tokio::test]
 async fn changing_the_admin_credential_signs_out_every_session() {
-    use ddlink_gateway::web::session::{create_session, current_session, hash_password};
+    use ddlink_gateway::web::auth::{create_session, current_session};
+    use ddlink_gateway::web::session::hash_password;
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::config(dir.path(), "https://gw.example.com");
     let first = Gateway::start(config.clone()).await.unwrap();
-    let (_, cookie) = create_session(first.state(), ddlink_gateway::tenants::User::operator())
-        .await
-        .unwrap();
+    let (_, cookie) = create_session(
+        &first.state().auth(),
+        ddlink_gateway::tenants::User::operator(),
+    )
+    .await
+    .unwrap();
     let headers = cookie_headers(&cookie);
     assert!(
-        current_session(first.state(), &headers)
+        current_session(&first.state().auth(), &headers)
             .await
             .unwrap()
             .is_some()
@@ -283,7 +290,7 @@ async fn changing_the_admin_credential_signs_out_every_session() {
     // The same credential again (a restart): the session survives.
     let same = Gateway::start(config.clone()).await.unwrap();
     assert!(
-        current_session(same.state(), &headers)
+        current_session(&same.state().auth(), &headers)
             .await
             .unwrap()
             .is_some(),
@@ -295,15 +302,18 @@ async fn changing_the_admin_credential_signs_out_every_session() {
     config.admin = AdminCredential::Token("a-rotated-admin-token-98765".to_owned().into());
     let rotated = Gateway::start(config.clone()).await.unwrap();
     assert!(
-        current_session(rotated.state(), &headers)
+        current_session(&rotated.state().auth(), &headers)
             .await
             .unwrap()
             .is_none(),
         "a session outlived the credential change"
     );
-    let (_, cookie) = create_session(rotated.state(), ddlink_gateway::tenants::User::operator())
-        .await
-        .unwrap();
+    let (_, cookie) = create_session(
+        &rotated.state().auth(),
+        ddlink_gateway::tenants::User::operator(),
+    )
+    .await
+    .unwrap();
     let headers = cookie_headers(&cookie);
     rotated.state().db.close().await;
 
@@ -311,7 +321,7 @@ async fn changing_the_admin_credential_signs_out_every_session() {
     config.admin = AdminCredential::PasswordHash(hash_password("a new admin password").unwrap());
     let rehashed = Gateway::start(config).await.unwrap();
     assert!(
-        current_session(rehashed.state(), &headers)
+        current_session(&rehashed.state().auth(), &headers)
             .await
             .unwrap()
             .is_none()

@@ -6,8 +6,8 @@ use std::future::Future;
 use ddlink_gateway::crypto::{KeyRing, MasterKey, SealContext};
 use ddlink_gateway::reseal_all;
 use ddlink_gateway::store::{
-    ConnectionRecord, ConnectionState, Db, DbOptions, PendingAuthorization, SEALED_COLUMNS,
-    SqlStore, Store, TokenUpdate,
+    ConnectionRecord, ConnectionState, Db, DbOptions, EventKind, PendingAuthorization,
+    SEALED_COLUMNS, SqlStore, Store, StoreError, TokenUpdate,
 };
 use ddlink_gateway::tenants::TenantId;
 
@@ -358,13 +358,42 @@ async fn admin_credential_sessions_and_events() {
 
         for i in 0..5 {
             store
-                .record_event(&t(), i, "kind", &format!("event {i}"))
+                .record_event(&t(), i, EventKind::Device, &format!("event {i}"))
                 .await
                 .unwrap();
         }
         let recent = store.recent_events(&t(), 3).await.unwrap();
         let messages: Vec<_> = recent.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(messages, ["event 4", "event 3", "event 2"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_states_and_kinds_in_the_database_are_a_clear_error() {
+    on_each_backend(|store| async move {
+        store.upsert_connection(&t(), &connection("c1", 100)).await.unwrap();
+        sqlx::query("UPDATE connections SET state = 'frozen' WHERE id = 'c1'")
+            .execute(store.db().pool())
+            .await
+            .unwrap();
+        let error = store.connection(&t(), "c1").await.unwrap_err();
+        assert!(
+            matches!(error, StoreError::Corrupt { table: "connections", column: "state" }),
+            "{error}"
+        );
+        sqlx::query(
+            "INSERT INTO gateway_events (tenant_id, at, kind, message) VALUES ($1, 1, 'mystery', 'm')",
+        )
+        .bind(t().as_str())
+        .execute(store.db().pool())
+        .await
+        .unwrap();
+        let error = store.recent_events(&t(), 5).await.unwrap_err();
+        assert!(
+            matches!(error, StoreError::Corrupt { table: "gateway_events", column: "kind" }),
+            "{error}"
+        );
     })
     .await;
 }
@@ -684,8 +713,14 @@ async fn tenant_scoped_functions_never_reach_another_tenants_rows() {
             "untouched by every call made with B's id"
         );
 
-        store.record_event(&a, 1, "connected", "a's").await.unwrap();
-        store.record_event(&b, 2, "connected", "b's").await.unwrap();
+        store
+            .record_event(&a, 1, EventKind::Connected, "a's")
+            .await
+            .unwrap();
+        store
+            .record_event(&b, 2, EventKind::Connected, "b's")
+            .await
+            .unwrap();
         let messages = |events: Vec<ddlink_gateway::store::GatewayEvent>| {
             events.into_iter().map(|e| e.message).collect::<Vec<_>>()
         };

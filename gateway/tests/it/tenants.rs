@@ -434,7 +434,7 @@ async fn the_operator_sees_every_tenants_health_and_no_secret() {
         .record_event(
             &world.b.tenant,
             5,
-            "needs_reauth",
+            ddlink_gateway::store::EventKind::NeedsReauth,
             "Globex Org on datadoghq.eu: reconnect",
         )
         .await
