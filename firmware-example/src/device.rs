@@ -1,7 +1,8 @@
 //! The firmware application: provision at boot, then sample the sensors every interval and,
 //! like the Datadog Agent, collect the samples into one v2 series payload flushed every flush
 //! interval ([`DEFAULT_FLUSH_INTERVAL_MS`]) or as soon as the batch is full
-//! ([`BATCH_SAMPLES`]), with one heartbeat service check per flush; one boot log line and boot
+//! ([`BATCH_SAMPLES`]), with a heartbeat service check at most every [`HEARTBEAT_INTERVAL_MS`]
+//! (the uptime series already shows the device alive at every flush); one boot log line and boot
 //! event; a log entry when the temperature rises above the warning level; series and logs go
 //! deflated (zlib) when that is smaller; re-provision when Datadog refuses the key or the gateway
 //! hands out a new key version.
@@ -51,6 +52,10 @@ pub const BATCH_SAMPLES: usize = 20;
 /// How often collected samples are flushed unless the firmware sets another interval (the
 /// Datadog Agent flushes every 15 s).
 pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 10_000;
+/// A heartbeat service check goes with the first flush after this long since the last one: for
+/// a monitor's "no data" alert, not a request per flush (a request costs more bytes on the wire
+/// than the 30 points of a flush).
+pub const HEARTBEAT_INTERVAL_MS: u64 = 60_000;
 /// A kept-alive connection unused this long is closed: a 10 s flush interval keeps it busy, and
 /// the device, not a server's idle timeout (60 s at common load balancers), decides when it ends.
 pub const CONNECTION_IDLE_TIMEOUT_MS: u64 = 30_000;
@@ -134,7 +139,7 @@ pub struct DeviceReport {
     pub boot_events: u32,
     /// Log entries submitted (the boot line and temperature warnings).
     pub logs_submitted: u32,
-    /// Heartbeat checks submitted (one per flush).
+    /// Heartbeat checks submitted (at the first flush, then at most once a minute).
     pub heartbeats: u32,
     /// Why the most recent retry happened (what a board would log), if any.
     pub last_retry: Option<RetryCause>,
@@ -181,6 +186,7 @@ pub struct Device<'a, K: Ticker, R> {
     /// When the oldest batched sample was taken (monotonic ms).
     batch_started_ms: u64,
     flush_interval_ms: u64,
+    next_heartbeat_ms: u64,
     report: DeviceReport,
     boot_ms: u64,
     next_provision_ms: u64,
@@ -216,6 +222,7 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
             batch: heapless::Vec::new(),
             batch_started_ms: boot_ms,
             flush_interval_ms: DEFAULT_FLUSH_INTERVAL_MS,
+            next_heartbeat_ms: boot_ms,
             report: DeviceReport::default(),
             boot_ms,
             next_provision_ms: boot_ms,
@@ -482,7 +489,8 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
         self.too_warm = too_warm;
     }
 
-    /// Queues the batch as series payloads (as few as fit a queue slot) and one heartbeat.
+    /// Queues the batch as series payloads (as few as fit a queue slot), and a heartbeat when
+    /// one is due.
     fn flush(&mut self) {
         let batch = core::mem::take(&mut self.batch);
         let Some(last) = batch.last() else {
@@ -509,7 +517,11 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
             }
             rest = rest.get(chunk.len()..).unwrap_or(&[]);
         }
-        self.submit_heartbeat(now);
+        let now_ms = self.ticker.now_ms();
+        if now_ms >= self.next_heartbeat_ms {
+            self.next_heartbeat_ms = now_ms.saturating_add(HEARTBEAT_INTERVAL_MS);
+            self.submit_heartbeat(now);
+        }
     }
 
     /// Encodes `samples` as one series payload and queues it.

@@ -9,8 +9,8 @@ use ddlink_tests::{WorldConfig, assert_nothing_lost, fault_schedule, intake_requ
 #[test]
 fn faults_and_an_outage_lose_nothing() {
     let mut config = WorldConfig::new(3);
-    // Five samples per device: a series batch and a heartbeat each, so the 16-slot queue holds
-    // a whole outage plus back-off without overflowing (overflow would be a reasoned drop).
+    // Five samples per device, each its own series batch, so the 16-slot queue holds a whole
+    // outage plus back-off without overflowing (overflow would be a reasoned drop).
     config.interval_ms = 2_000;
     // Each sample sent on its own, so enough requests meet the faults.
     config.flush_interval_ms = 1_000;
