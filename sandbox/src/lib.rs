@@ -1,10 +1,12 @@
-//! The sandbox: the Datadog emulator and a gateway pointed at it, in this process.
+//! `ddlink-sandbox`: the Datadog emulator and a gateway pointed at it, in this process. A crate
+//! of its own so the production gateway never links the emulator.
 //!
 //! The gateway accepts only the emulator's `*.localhost` domain, keeps SQLite in the state
 //! directory, and writes `sandbox.json` (`gateway_url`, `emulator_url`, `emulator_token`,
-//! `tile_url`, `admin_token`, `fleet`, `fleet_key_hex`; mode 0600). The fleet `demo`
-//! auto-approves devices. [`SandboxHandle::connect`] completes the consent headlessly, as a
-//! browser would: sign in, onboarding URL, consent page, Authorize, callback.
+//! `tile_url`, `admin_token`, `domain`, `fleet`, `fleet_key_hex`; mode 0600). The fleet `demo`
+//! auto-approves devices. [`SandboxHandle::connect`] completes the consent headlessly: it
+//! signs in to the gateway, then the emulator's headless browser goes from the org's tile
+//! through the onboarding URL, the consent page and Authorize to the gateway's callback.
 //!
 //! The emulator listens on loopback whatever the gateway's address: its pages and APIs are
 //! for this machine only, and its `/_emulator/` test API (which hands out full API keys)
@@ -16,19 +18,21 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
 use ddlink_core::site::Site;
-use ddlink_emulator::{Emulator, EmulatorConfig, EmulatorHandle, OAuthClient};
+use ddlink_emulator::{Decision, Emulator, EmulatorConfig, EmulatorHandle, OAuthClient};
+use ddlink_gateway::clock::Clock;
+use ddlink_gateway::config::{AdminCredential, Config, MasterKeySource, SitePolicy, Timings};
+use ddlink_gateway::crypto::random_token;
+use ddlink_gateway::provision::fleets;
+use ddlink_gateway::provision::limiter::ProvisionLimits;
+use ddlink_gateway::provision::store::ProvisionStore;
+use ddlink_gateway::state::AppState;
+use ddlink_gateway::store::{DbOptions, sqlite_url_for_path};
+use ddlink_gateway::{Gateway, create_private_dir, write_private_file};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-
-use crate::clock::Clock;
-use crate::config::{AdminCredential, Config, MasterKeySource, SitePolicy, Timings};
-use crate::crypto::random_token;
-use crate::state::AppState;
-use crate::store::{DbOptions, sqlite_url_for_path};
-use crate::{Gateway, create_private_dir, write_private_file};
 
 /// The sandbox's device fleet (auto-approve); its key is in `sandbox.json`.
 pub const SANDBOX_FLEET: &str = "demo";
@@ -60,6 +64,8 @@ struct Manifest<'a> {
 #[derive(Debug)]
 pub struct SandboxHandle {
     gateway_url: url::Url,
+    /// The gateway's OAuth client as registered in the emulator.
+    client_id: String,
     tile_url: String,
     manifest_path: PathBuf,
     admin_token: SecretString,
@@ -91,6 +97,7 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
     let onboarding_url = gateway_url.join("oauth/onboard")?;
     let redirect_uri = gateway_url.join("oauth/callback")?;
     let client_id = format!("ddlink-sandbox-{}", random_token(6)?);
+    let oauth_client_id = client_id.clone();
     let client_secret = SecretString::from(random_token(32)?);
     let emulator = Emulator::start(
         EmulatorConfig {
@@ -130,7 +137,7 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
         // Simulated devices all come from loopback: per-address provisioning limits would
         // throttle a whole simulated fleet as one client.
         timings: Timings {
-            provisioning: crate::provision::limiter::ProvisionLimits::shared_address(),
+            provisioning: ProvisionLimits::shared_address(),
             ..Timings::default()
         },
         resolve,
@@ -139,8 +146,8 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
     };
     let gateway = Gateway::start(config).await?;
     let state = gateway.state().clone();
-    let fleet = crate::provision::fleets::ensure(
-        &crate::provision::store::ProvisionStore::new(state.db.clone()),
+    let fleet = fleets::ensure(
+        &ProvisionStore::new(state.db.clone()),
         &state.keys,
         SANDBOX_FLEET,
         true,
@@ -176,6 +183,7 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
     tracing::info!(gateway = %gateway_url, tile = %tile_url, "sandbox running");
     Ok(SandboxHandle {
         gateway_url,
+        client_id: oauth_client_id,
         tile_url,
         manifest_path,
         admin_token,
@@ -199,6 +207,11 @@ fn loopback_if_unspecified(addr: SocketAddr) -> SocketAddr {
 impl SandboxHandle {
     pub fn gateway_url(&self) -> &url::Url {
         &self.gateway_url
+    }
+
+    /// The gateway's OAuth client id, as registered in the emulator (its tile's button).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
     }
 
     /// The emulator's address for its `/_emulator/` test API (`http://127.0.0.1:<port>`; the
@@ -247,72 +260,42 @@ impl SandboxHandle {
             .advance(i64::try_from(by.as_secs()).unwrap_or(i64::MAX));
     }
 
-    /// Runs the whole consent flow over HTTP without a browser and checks the connection exists.
+    /// Runs the whole consent flow over HTTP without a browser, as the first org's user
+    /// signed in to the gateway, and checks the connection exists.
     pub async fn connect(&self) -> anyhow::Result<()> {
-        let client = self.browser()?;
-        let cookie = self.login(&client).await?;
-        let onboard = format!(
-            "{}oauth/onboard?site={}&domain={}",
-            self.gateway_url,
-            urlencode(&self.emulator.app_url()),
-            urlencode(self.emulator.domain())
-        );
-        let authorize = location(
-            client
-                .get(&onboard)
-                .header("cookie", &cookie)
-                .send()
-                .await?,
-        )?;
-        let consent = client.get(&authorize).send().await?;
-        ensure!(
-            consent.status().is_success(),
-            "consent page answered {}",
-            consent.status()
-        );
-        let page = consent.text().await?;
-        let consent_id = ddlink_emulator::consent_id_from_page(&page)
-            .context("no consent form on the authorize page")?;
-        let decided = client
-            .post(format!("{}/oauth2/v1/authorize", self.emulator.app_url()))
-            .form(&[
-                ("consent_id", consent_id.as_str()),
-                ("decision", "authorize"),
-            ])
-            .send()
+        let cookie = self.sign_in().await?;
+        let org = self
+            .emulator
+            .orgs()
+            .into_iter()
+            .next()
+            .context("the emulator has no org")?;
+        let browser = self.emulator.headless_browser(&org.id, Some(cookie))?;
+        let callback = browser
+            .consent(&self.client_id, Decision::Authorize)
             .await?;
-        let callback = location(decided)?;
         ensure!(
             callback.starts_with(self.gateway_url.as_str()),
             "consent redirected somewhere else"
         );
-        let finished = client
-            .get(&callback)
-            .header("cookie", &cookie)
-            .send()
-            .await?;
-        let status = finished.status();
-        if !status.is_success() {
-            bail!("the gateway's callback answered {status}");
+        let finished = browser.get(&callback).await?;
+        if !(200..300).contains(&finished.status) {
+            bail!("the gateway's callback answered {}", finished.status);
         }
         let connected = self.state.connections.device_api_key().await?.is_some();
         ensure!(connected, "callback succeeded but no API key is stored");
         Ok(())
     }
 
-    fn browser(&self) -> anyhow::Result<reqwest::Client> {
+    /// Signs in to the gateway with the admin token; returns the session cookie
+    /// (`name=value`) a browser would then hold.
+    async fn sign_in(&self) -> anyhow::Result<String> {
+        // reqwest is built without a bundled crypto provider (an error: one is installed).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let emulator_addr = self.emulator.local_addr();
-        let mut builder = reqwest::Client::builder()
+        let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30));
-        for host in self.emulator.host_names() {
-            builder = builder.resolve(&host, emulator_addr);
-        }
-        Ok(builder.build()?)
-    }
-
-    async fn login(&self, client: &reqwest::Client) -> anyhow::Result<String> {
+            .timeout(Duration::from_secs(30))
+            .build()?;
         let response = client
             .post(self.gateway_url.join("login")?)
             .form(&[
@@ -353,22 +336,4 @@ impl SandboxHandle {
         }
         emulator.shutdown().await;
     }
-}
-
-fn location(response: reqwest::Response) -> anyhow::Result<String> {
-    ensure!(
-        response.status().is_redirection(),
-        "expected a redirect, got {}",
-        response.status()
-    );
-    response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .context("redirect without Location")
-}
-
-fn urlencode(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
