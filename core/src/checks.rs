@@ -7,7 +7,7 @@ use crate::intake::{
     NameError, TagError, TimeError, chars_at_most, check_time, is_valid_host, validate_metric_name,
     validate_tags,
 };
-use crate::json::{Batch, BufferTooSmall, JsonWriter, PushError, WriteError, batch_accessors};
+use crate::json::{Format, JsonWriter, RecordBatch, WriteError};
 
 /// Longest message, in characters (Datadog displays only the first 500; we refuse longer ones
 /// rather than lose the end).
@@ -144,36 +144,31 @@ impl fmt::Display for CheckError {
 }
 
 /// A `/api/v1/check_run` payload (a JSON array) being filled in a caller's buffer; complete and
-/// valid after every [`push`](Self::push).
+/// valid after every [`push`](RecordBatch::push).
+///
+/// Limit: [`CHECKS_MAX_PAYLOAD_BYTES`].
+pub type CheckBatch<'a> = RecordBatch<'a, CheckPayload>;
+
+/// The payload format of [`CheckBatch`].
 #[derive(Debug)]
-pub struct CheckBatch<'a>(Batch<'a>);
+pub enum CheckPayload {}
 
-impl<'a> CheckBatch<'a> {
-    /// An empty batch in `buf`, limited to [`CHECKS_MAX_PAYLOAD_BYTES`].
-    pub fn new(buf: &'a mut [u8]) -> Result<Self, BufferTooSmall> {
-        Self::with_max_len(buf, CHECKS_MAX_PAYLOAD_BYTES)
+impl Format for CheckPayload {
+    type Record<'r> = ServiceCheck<'r>;
+    type Error = CheckError;
+    const OPEN: &'static [u8] = b"[";
+    const CLOSE: &'static [u8] = b"]";
+    const DEFAULT_MAX_LEN: usize = CHECKS_MAX_PAYLOAD_BYTES;
+    const MAX_LEN: usize = CHECKS_MAX_PAYLOAD_BYTES;
+
+    fn validate(record: &ServiceCheck<'_>, now: Option<i64>) -> Result<(), CheckError> {
+        record.validate(now)
     }
 
-    /// An empty batch in `buf`, limited to `max_len` bytes (capped at
-    /// [`CHECKS_MAX_PAYLOAD_BYTES`]).
-    pub fn with_max_len(buf: &'a mut [u8], max_len: usize) -> Result<Self, BufferTooSmall> {
-        let max_len = max_len.min(CHECKS_MAX_PAYLOAD_BYTES);
-        Batch::new(buf, max_len, usize::MAX, b"[", b"]").map(Self)
-    }
-
-    /// Validates `check` (its timestamp against `now`, POSIX seconds, when known) and appends
-    /// it. On any error the batch is unchanged.
-    pub fn push(
-        &mut self,
-        check: &ServiceCheck<'_>,
-        now: Option<i64>,
-    ) -> Result<(), PushError<CheckError>> {
-        check.validate(now).map_err(PushError::Invalid)?;
-        self.0.push_unlimited(|out| write_check(out, check))
+    fn write(out: &mut JsonWriter<'_>, record: &ServiceCheck<'_>) -> Result<(), WriteError> {
+        write_check(out, record)
     }
 }
-
-batch_accessors!(CheckBatch);
 
 /// Writes one service check object (`tags` always present: the API requires it).
 fn write_check(out: &mut JsonWriter<'_>, check: &ServiceCheck<'_>) -> Result<(), WriteError> {

@@ -6,9 +6,7 @@
 use core::fmt;
 
 use crate::intake::{TAG_MAX_CHARS, TagError, TimeError, is_label, is_valid_host, validate_tags};
-use crate::json::{
-    Batch, BufferTooSmall, FrameError, JsonWriter, PushError, WriteError, batch_accessors,
-};
+use crate::json::{Format, JsonWriter, RecordBatch, WriteError};
 
 /// Most entries in one request (Datadog: "array ≤ 1000 entries").
 pub const LOGS_MAX_ENTRIES: usize = 1_000;
@@ -198,41 +196,34 @@ impl fmt::Display for LogError {
 }
 
 /// A `/api/v2/logs` payload (a JSON array) being filled in a caller's buffer; complete and
-/// valid after every [`push`](Self::push). At most [`LOGS_MAX_ENTRIES`] entries.
+/// valid after every [`push`](RecordBatch::push). At most [`LOGS_MAX_ENTRIES`] entries.
+///
+/// Limits: [`LOGS_MAX_PAYLOAD_BYTES`], [`LOGS_MAX_ENTRIES`] entries of at most [`LOG_MAX_ENTRY_BYTES`].
+pub type LogBatch<'a> = RecordBatch<'a, LogPayload>;
+
+/// The payload format of [`LogBatch`].
 #[derive(Debug)]
-pub struct LogBatch<'a>(Batch<'a>);
+pub enum LogPayload {}
 
-impl<'a> LogBatch<'a> {
-    /// An empty batch in `buf`, limited to [`LOGS_MAX_PAYLOAD_BYTES`].
-    pub fn new(buf: &'a mut [u8]) -> Result<Self, BufferTooSmall> {
-        Self::with_max_len(buf, LOGS_MAX_PAYLOAD_BYTES)
+impl Format for LogPayload {
+    type Record<'r> = LogEntry<'r>;
+    type Error = LogError;
+    const OPEN: &'static [u8] = b"[";
+    const CLOSE: &'static [u8] = b"]";
+    const DEFAULT_MAX_LEN: usize = LOGS_MAX_PAYLOAD_BYTES;
+    const MAX_LEN: usize = LOGS_MAX_PAYLOAD_BYTES;
+    const MAX_RECORDS: usize = LOGS_MAX_ENTRIES;
+    const MAX_RECORD: Option<(usize, LogError)> =
+        Some((LOG_MAX_ENTRY_BYTES, LogError::EntryTooLarge));
+
+    fn validate(record: &LogEntry<'_>, now: Option<i64>) -> Result<(), LogError> {
+        record.validate(now)
     }
 
-    /// An empty batch in `buf`, limited to `max_len` bytes (capped at [`LOGS_MAX_PAYLOAD_BYTES`]).
-    pub fn with_max_len(buf: &'a mut [u8], max_len: usize) -> Result<Self, BufferTooSmall> {
-        let max_len = max_len.min(LOGS_MAX_PAYLOAD_BYTES);
-        Batch::new(buf, max_len, LOGS_MAX_ENTRIES, b"[", b"]").map(Self)
-    }
-
-    /// Validates `entry` (its timestamp against `now`, POSIX seconds, when known) and appends
-    /// it. On any error the batch is unchanged.
-    pub fn push(
-        &mut self,
-        entry: &LogEntry<'_>,
-        now: Option<i64>,
-    ) -> Result<(), PushError<LogError>> {
-        entry.validate(now).map_err(PushError::Invalid)?;
-        self.0
-            .push(|out| write_log(out, entry), LOG_MAX_ENTRY_BYTES)
-            .map_err(|error| match error {
-                FrameError::Full => PushError::Full,
-                FrameError::TooLarge => PushError::TooLarge,
-                FrameError::ItemTooLong => PushError::Invalid(LogError::EntryTooLarge),
-            })
+    fn write(out: &mut JsonWriter<'_>, record: &LogEntry<'_>) -> Result<(), WriteError> {
+        write_log(out, record)
     }
 }
-
-batch_accessors!(LogBatch);
 
 /// Writes one log object; the tags become one comma-separated `ddtags` string.
 fn write_log(out: &mut JsonWriter<'_>, entry: &LogEntry<'_>) -> Result<(), WriteError> {

@@ -1,7 +1,8 @@
 //! `net::tls::verify_server_chain` on certificates made by Python `cryptography`
 //! (tests/data/x509/make_vectors.py): a Datadog-shaped RSA chain (RSA-4096 root, RSA-2048
 //! intermediate and leaf), root rotation, mixed RSA/ECDSA chains, and each way a chain must
-//! fail, each with its own error.
+//! fail, each with its own error. The ECDSA cases depend on the features `x509-p256` and
+//! `x509-p384`: with them the chains verify, without them they fail as `AlgorithmNotEnabled`.
 #![cfg(feature = "net")]
 
 use ddlink_core::net::tls::{
@@ -69,6 +70,7 @@ fn any_of_several_anchors_ends_the_chain() {
     );
 }
 
+#[cfg(all(feature = "x509-p256", feature = "x509-p384"))]
 #[test]
 fn ecdsa_and_mixed_chains_verify() {
     // P-384 root signing a P-256 leaf with SHA-384.
@@ -93,11 +95,39 @@ fn forged_signatures_fail_as_bad_signature() {
         verify(&[LEAF, &forged_intermediate, ROOT], &[ROOT], HOST),
         Err(CertificateError::BadSignature)
     );
+}
+
+#[cfg(all(feature = "x509-p256", feature = "x509-p384"))]
+#[test]
+fn a_forged_ecdsa_signature_fails_as_bad_signature() {
     let forged_ec = flip_near_end(EC_LEAF, 5);
     assert!(matches!(
         verify(&[&forged_ec], &[EC_ROOT], HOST),
         Err(CertificateError::BadSignature | CertificateError::Malformed)
     ));
+}
+
+/// Built without P-384 (as a board for Datadog's RSA chain is): the P-384 root's signature on
+/// the EC leaf cannot be checked, so the chain fails with its own error, and RSA still works.
+#[cfg(not(feature = "x509-p384"))]
+#[test]
+fn a_chain_needing_p384_fails_when_p384_is_left_out() {
+    assert_eq!(
+        verify(&[EC_LEAF], &[EC_ROOT], HOST),
+        Err(CertificateError::AlgorithmNotEnabled)
+    );
+    assert_eq!(verify(&[LEAF, INTERMEDIATE, ROOT], &[ROOT], HOST), Ok(()));
+}
+
+/// Built without P-256: an RSA-signed chain ending in a P-256 leaf verifies every signature,
+/// but the leaf key could never check the handshake, so the chain is refused.
+#[cfg(not(feature = "x509-p256"))]
+#[test]
+fn a_p256_leaf_fails_when_p256_is_left_out() {
+    assert_eq!(
+        verify(&[MIXED_LEAF, INTERMEDIATE], &[ROOT], HOST),
+        Err(CertificateError::AlgorithmNotEnabled)
+    );
 }
 
 #[test]

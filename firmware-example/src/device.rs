@@ -1,11 +1,19 @@
-//! The firmware application: provision at boot, then every interval sample the sensors and
-//! submit a v2 series batch and a heartbeat service check; one boot event and boot log line; a
-//! log entry for each warning; series and logs go deflated (zlib) when that is smaller;
-//! re-provision when Datadog refuses the key or the gateway hands out a new key version.
+//! The firmware application: provision at boot, then sample the sensors every interval and,
+//! like the Datadog Agent, collect the samples into one v2 series payload flushed every flush
+//! interval ([`DEFAULT_FLUSH_INTERVAL_MS`]) or as soon as the batch is full
+//! ([`BATCH_SAMPLES`]), with one heartbeat service check per flush; one boot log line and boot
+//! event; a log entry when the temperature rises above the warning level; series and logs go
+//! deflated (zlib) when that is smaller; re-provision when Datadog refuses the key or the gateway
+//! hands out a new key version.
+//!
+//! Requests share one kept-alive connection ([`Connection`]): a new one is opened only when the
+//! last one closed, sat idle for [`CONNECTION_IDLE_TIMEOUT_MS`], or the next payload goes to the
+//! other intake host; it is also closed before provisioning, so a board with a single TCP socket
+//! can reach the gateway.
 //!
 //! Generic over the network (`embedded-nal-async`), the tick source and the RNG, so a board and
 //! the desktop simulator run the same code. Every sampled point is accounted for in
-//! [`PointAccounting`]: accepted, dropped (with the uploader's reason), or still queued.
+//! [`PointAccounting`]: accepted, dropped (with the uploader's reason), or still on the device.
 
 use core::fmt::Write as _;
 
@@ -14,10 +22,12 @@ use ddlink_core::clock::{TimeSample, WallClock};
 use ddlink_core::deflate::{Format, compress_into};
 use ddlink_core::events::{AlertType, Event};
 use ddlink_core::http::{ContentEncoding, Endpoint};
+use ddlink_core::json::PushError;
 use ddlink_core::logs::{LogBatch, LogEntry, LogStatus};
 use ddlink_core::metrics::{MetricType, Point, Resource, Series, SeriesBatch};
 use ddlink_core::net::{
-    NetBuffers, QueueError, RetryCause, Security, SendReport, Uploader, UploaderCounters,
+    Connection, NetBuffers, QueueError, RetryCause, Security, SendReport, TlsBuffers, Uploader,
+    UploaderCounters,
 };
 use ddlink_core::provision::{DeviceIdentity, DeviceSecret, ProvisionOutcome};
 use ddlink_core::retry::BackoffConfig;
@@ -31,10 +41,22 @@ use crate::sensors::{TEMPERATURE_WARNING_C, TemperatureWalk};
 
 /// Payloads the uploader can hold while offline.
 pub const QUEUE_SLOTS: usize = 16;
-/// Largest encoded payload (one interval's series batch fits with room to spare).
+/// Largest encoded payload: a full batch, deflated, fits (a batch that does not is split).
 pub const SLOT_BYTES: usize = 1024;
 /// Points sampled per interval: temperature, uptime, free queue slots.
 pub const POINTS_PER_SAMPLE: u32 = 3;
+/// Samples held for the next series payload; a full batch is flushed at once. 20 samples cover a
+/// 10 s flush interval at 1 Hz twice over and deflate to well under a queue slot.
+pub const BATCH_SAMPLES: usize = 20;
+/// How often collected samples are flushed unless the firmware sets another interval (the
+/// Datadog Agent flushes every 15 s).
+pub const DEFAULT_FLUSH_INTERVAL_MS: u64 = 10_000;
+/// A kept-alive connection unused this long is closed: a 10 s flush interval keeps it busy, and
+/// the device, not a server's idle timeout (60 s at common load balancers), decides when it ends.
+pub const CONNECTION_IDLE_TIMEOUT_MS: u64 = 30_000;
+/// Uncompressed series JSON of one batch: about 50 bytes per point plus the three series' names,
+/// tags and resources.
+const BATCH_JSON_BYTES: usize = 4096;
 /// Waiting between provisioning attempts when the gateway is unreachable or pending.
 const PROVISION_RETRY_MS: u64 = 2_000;
 /// Upper bound on a single network operation (connect, TLS, request), so a dead peer cannot
@@ -62,12 +84,14 @@ pub struct DeviceConfig<'a> {
     pub reprovision_every_ms: u64,
 }
 
-/// Per-point accounting: `sampled = queued + dropped_at_submit` and, once the queue drains,
-/// `queued = accepted + dropped_by_uploader`.
+/// Per-point accounting: `sampled = batched + queued + dropped_at_submit` and, once the queue
+/// drains, `queued = accepted + dropped_by_uploader`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PointAccounting {
     /// Points sampled.
     pub sampled: u64,
+    /// Points collected for the next series payload, not yet queued.
+    pub batched: u64,
     /// Points that entered the upload queue.
     pub queued: u64,
     /// Points Datadog accepted.
@@ -78,16 +102,20 @@ pub struct PointAccounting {
 }
 
 impl PointAccounting {
-    /// Points still waiting in the queue.
+    /// Points still on the device: in the batch or waiting in the queue.
     pub fn in_flight(&self) -> u64 {
         self.queued
             .saturating_sub(self.accepted)
             .saturating_sub(self.dropped_after_queueing())
+            .saturating_add(self.batched)
     }
 
     fn dropped_after_queueing(&self) -> u64 {
-        self.dropped
-            .saturating_sub(self.sampled.saturating_sub(self.queued))
+        let never_queued = self
+            .sampled
+            .saturating_sub(self.batched)
+            .saturating_sub(self.queued);
+        self.dropped.saturating_sub(never_queued)
     }
 }
 
@@ -106,12 +134,36 @@ pub struct DeviceReport {
     pub boot_events: u32,
     /// Log entries submitted (the boot line and temperature warnings).
     pub logs_submitted: u32,
-    /// Heartbeat checks submitted.
+    /// Heartbeat checks submitted (one per flush).
     pub heartbeats: u32,
     /// Why the most recent retry happened (what a board would log), if any.
     pub last_retry: Option<RetryCause>,
     /// Bytes deflate took off queued payloads (series and logs).
     pub deflate_saved_bytes: u64,
+}
+
+/// One sample's readings, kept until the batch is flushed.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    unix_s: i64,
+    celsius: f64,
+    uptime_s: u64,
+    free_slots: usize,
+}
+
+/// Why samples did not become a queued payload.
+enum Unqueued {
+    /// Their payload does not fit the encoding buffer or a queue slot: try fewer.
+    TooLarge,
+    /// Invalid, or the queue is full (counted by the uploader): dropped.
+    Refused,
+}
+
+/// When the run samples, when it stops, and when it gives up draining.
+struct RunPlan {
+    end_ms: u64,
+    drain_end_ms: u64,
+    next_sample_ms: u64,
 }
 
 /// The running firmware.
@@ -120,8 +172,15 @@ pub struct Device<'a, K: Ticker, R> {
     ticker: K,
     rng: R,
     uploader: Uploader<'a, QUEUE_SLOTS, SLOT_BYTES>,
+    tls: TlsBuffers<'a>,
     wall: WallClock,
     temperature: TemperatureWalk,
+    /// The last sample was above the warning level (a warning is logged on the way up).
+    too_warm: bool,
+    batch: heapless::Vec<Sample, BATCH_SAMPLES>,
+    /// When the oldest batched sample was taken (monotonic ms).
+    batch_started_ms: u64,
+    flush_interval_ms: u64,
     report: DeviceReport,
     boot_ms: u64,
     next_provision_ms: u64,
@@ -138,22 +197,37 @@ impl<K: Ticker, R> core::fmt::Debug for Device<'_, K, R> {
 }
 
 impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
-    /// A device that has not provisioned yet. `buffers` are the uploader's network buffers.
+    /// A device that has not provisioned yet, flushing every [`DEFAULT_FLUSH_INTERVAL_MS`].
+    /// `buffers` are the uploader's and its connections' network buffers.
     pub fn new(config: DeviceConfig<'a>, buffers: NetBuffers<'a>, ticker: K, rng: R) -> Self {
-        let uploader = Uploader::new(config.security, buffers, BackoffConfig::default());
+        let (exchange, tls) = buffers.split();
+        let uploader = Uploader::new(config.security, exchange, BackoffConfig::default())
+            .with_idle_timeout_ms(CONNECTION_IDLE_TIMEOUT_MS);
         let boot_ms = ticker.now_ms();
         Self {
             config,
             ticker,
             rng,
             uploader,
+            tls,
             wall: WallClock::new(),
             temperature: TemperatureWalk::new(21.0),
+            too_warm: false,
+            batch: heapless::Vec::new(),
+            batch_started_ms: boot_ms,
+            flush_interval_ms: DEFAULT_FLUSH_INTERVAL_MS,
             report: DeviceReport::default(),
             boot_ms,
             next_provision_ms: boot_ms,
             boot_event_sent: false,
         }
+    }
+
+    /// Flushes collected samples every `flush_interval_ms` instead (at least every sample).
+    #[must_use]
+    pub fn with_flush_interval_ms(mut self, flush_interval_ms: u64) -> Self {
+        self.flush_interval_ms = flush_interval_ms;
+        self
     }
 
     /// The counters so far.
@@ -173,44 +247,102 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
         drain_ms: u64,
     ) -> DeviceReport {
         let end_ms = self.boot_ms.saturating_add(duration_ms);
-        let mut next_sample_ms = self.boot_ms;
-        loop {
-            let now = self.ticker.now_ms();
-            if now >= end_ms {
-                break;
-            }
-            if now >= self.next_provision_ms {
-                self.provision_once(tcp, dns).await;
-            }
-            if self.uploader.has_credentials() && now >= next_sample_ms {
-                self.sample_and_submit();
-                next_sample_ms = next_sample_ms.saturating_add(self.config.interval_ms.max(1));
-            }
-            let wake = self.pump(tcp, dns).await;
-            let deadline = wake
-                .min(next_sample_ms)
-                .min(self.next_provision_ms)
-                .min(end_ms);
-            self.ticker.sleep_until_ms(deadline).await;
-        }
-        let drain_end = self.ticker.now_ms().saturating_add(drain_ms);
-        while self.uploader.queued() > 0 && self.ticker.now_ms() < drain_end {
-            if self.ticker.now_ms() >= self.next_provision_ms {
-                self.provision_once(tcp, dns).await;
-            }
-            let wake = self.pump(tcp, dns).await;
-            self.ticker
-                .sleep_until_ms(wake.min(drain_end).min(self.next_provision_ms))
-                .await;
-        }
+        let mut plan = RunPlan {
+            end_ms,
+            drain_end_ms: end_ms.saturating_add(drain_ms),
+            next_sample_ms: self.boot_ms,
+        };
+        // Each connection borrows the TLS buffers while it lives; they return here between
+        // connections.
+        let mut tls = core::mem::take(&mut self.tls);
+        while !self
+            .run_on_connection(&mut tls.connection(), tcp, dns, &mut plan)
+            .await
+        {}
+        self.tls = tls;
         self.report()
     }
 
-    /// Sends until the queue is empty or must wait; returns when to come back.
-    async fn pump<T: TcpConnect, D: Dns>(&mut self, tcp: &T, dns: &D) -> u64 {
+    /// The run loop on one connection: returns `false` when the connection has closed (the caller
+    /// opens the next), `true` when the run is over.
+    async fn run_on_connection<'t, T: TcpConnect, D: Dns>(
+        &mut self,
+        connection: &mut Connection<'_, T::Connection<'t>>,
+        tcp: &'t T,
+        dns: &D,
+        plan: &mut RunPlan,
+    ) -> bool {
+        loop {
+            if connection.is_closed() {
+                return false;
+            }
+            let now = self.ticker.now_ms();
+            let sampling = now < plan.end_ms;
+            if !sampling {
+                self.flush();
+            }
+            if now >= plan.drain_end_ms || (!sampling && self.uploader.queued() == 0) {
+                connection.close().await;
+                return true;
+            }
+            if self.uploader.close_if_idle(connection, now).await {
+                return false;
+            }
+            if now >= self.next_provision_ms {
+                if connection.is_open() {
+                    // Frees the TCP socket for the gateway (a board may have only one).
+                    connection.close().await;
+                    return false;
+                }
+                self.provision_once(tcp, dns).await;
+            }
+            let can_sample = sampling && self.uploader.has_credentials();
+            if can_sample && now >= plan.next_sample_ms {
+                self.sample();
+                plan.next_sample_ms = plan
+                    .next_sample_ms
+                    .saturating_add(self.config.interval_ms.max(1));
+            }
+            if self.batch.is_full() || now >= self.flush_due_ms() {
+                self.flush();
+            }
+            let wake = self.pump(connection, tcp, dns).await;
+            let mut deadline = wake.min(self.next_provision_ms).min(plan.drain_end_ms);
+            if can_sample {
+                deadline = deadline.min(plan.next_sample_ms).min(plan.end_ms);
+            }
+            if let Some(idle) = self.uploader.idle_deadline_ms(connection) {
+                deadline = deadline.min(idle);
+            }
+            self.ticker
+                .sleep_until_ms(deadline.min(self.flush_due_ms()))
+                .await;
+        }
+    }
+
+    /// When the batch must be flushed (never while it is empty).
+    fn flush_due_ms(&self) -> u64 {
+        if self.batch.is_empty() {
+            u64::MAX
+        } else {
+            self.batch_started_ms
+                .saturating_add(self.flush_interval_ms.max(1))
+        }
+    }
+
+    /// Sends until the queue is empty, must wait, or the connection closed; returns when to come
+    /// back.
+    async fn pump<'t, T: TcpConnect, D: Dns>(
+        &mut self,
+        connection: &mut Connection<'_, T::Connection<'t>>,
+        tcp: &'t T,
+        dns: &D,
+    ) -> u64 {
         loop {
             let now = self.ticker.now_ms();
-            let attempt = self.uploader.send_next(tcp, dns, now, &mut self.rng);
+            let attempt = self
+                .uploader
+                .send_next(connection, tcp, dns, now, &mut self.rng);
             let report = match embassy_time::with_timeout(
                 embassy_time::Duration::from_millis(NETWORK_TIMEOUT_MS),
                 attempt,
@@ -218,12 +350,14 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
             .await
             {
                 Ok(report) => report,
-                // The payload stays queued; try again after a pause.
+                // The payload stays queued and the connection is retired; try again after a
+                // pause.
                 Err(_) => return now.saturating_add(PROVISION_RETRY_MS),
             };
             match report {
                 SendReport::Idle | SendReport::NeedsCredentials => return u64::MAX,
                 SendReport::Waiting { until_ms } => return until_ms,
+                SendReport::Reconnect => return now,
                 SendReport::Accepted(info) => {
                     if info.endpoint == Endpoint::SeriesV2 {
                         self.report.points.accepted += u64::from(info.items);
@@ -320,56 +454,130 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
             .and_then(|s| i64::try_from(s).ok())
     }
 
-    fn sample_and_submit(&mut self) {
+    /// Takes one sample into the batch (and logs a warning when it gets too warm).
+    fn sample(&mut self) {
         let Some(now) = self.unix_now() else {
             return;
         };
         let celsius = self.temperature.sample(&mut self.rng);
-        let uptime_s = self.ticker.now_ms().saturating_sub(self.boot_ms) / 1_000;
-        let free_slots = self.uploader.free_slots();
-        self.report.points.sampled += u64::from(POINTS_PER_SAMPLE);
+        let now_ms = self.ticker.now_ms();
+        let sample = Sample {
+            unix_s: now,
+            celsius,
+            uptime_s: now_ms.saturating_sub(self.boot_ms) / 1_000,
+            free_slots: self.uploader.free_slots(),
+        };
+        if self.batch.is_empty() {
+            self.batch_started_ms = now_ms;
+        }
+        // The loop flushes a full batch before the next sample, so there is room.
+        if self.batch.push(sample).is_ok() {
+            self.report.points.sampled += u64::from(POINTS_PER_SAMPLE);
+            self.report.points.batched += u64::from(POINTS_PER_SAMPLE);
+        }
+        let too_warm = celsius > TEMPERATURE_WARNING_C;
+        if too_warm && !self.too_warm {
+            self.submit_log("temperature above 30 C", LogStatus::Warning, now);
+        }
+        self.too_warm = too_warm;
+    }
 
-        let temperature = [Point::new(now, celsius)];
-        #[allow(
-            clippy::cast_precision_loss,
-            reason = "uptime and slot counts are small"
-        )]
-        let uptime = [Point::new(now, uptime_s as f64)];
-        #[allow(clippy::cast_precision_loss, reason = "slot counts are small")]
-        let free = [Point::new(now, free_slots as f64)];
+    /// Queues the batch as series payloads (as few as fit a queue slot) and one heartbeat.
+    fn flush(&mut self) {
+        let batch = core::mem::take(&mut self.batch);
+        let Some(last) = batch.last() else {
+            return;
+        };
+        let now = self.unix_now().unwrap_or(last.unix_s);
+        let mut rest = batch.as_slice();
+        while !rest.is_empty() {
+            // Halve a chunk that does not fit one slot until it does (one sample always does).
+            let mut take = rest.len();
+            let (chunk, outcome) = loop {
+                let chunk = rest.get(..take).unwrap_or(rest);
+                match self.submit_samples(chunk, now) {
+                    Err(Unqueued::TooLarge) if take > 1 => take = take.div_ceil(2),
+                    outcome => break (chunk, outcome),
+                }
+            };
+            let points = u64::from(POINTS_PER_SAMPLE) * chunk.len() as u64;
+            self.report.points.batched = self.report.points.batched.saturating_sub(points);
+            match outcome {
+                Ok(()) => self.report.points.queued += points,
+                // Queue overflow is also counted by the uploader, with its reason.
+                Err(_) => self.report.points.dropped += points,
+            }
+            rest = rest.get(chunk.len()..).unwrap_or(&[]);
+        }
+        self.submit_heartbeat(now);
+    }
+
+    /// Encodes `samples` as one series payload and queues it.
+    fn submit_samples(&mut self, samples: &[Sample], now: i64) -> Result<(), Unqueued> {
+        let mut temperature = [Point::new(0, 0.0); BATCH_SAMPLES];
+        let mut uptime = [Point::new(0, 0.0); BATCH_SAMPLES];
+        let mut free = [Point::new(0, 0.0); BATCH_SAMPLES];
+        for (index, sample) in samples.iter().enumerate() {
+            if let (Some(t), Some(u), Some(f)) = (
+                temperature.get_mut(index),
+                uptime.get_mut(index),
+                free.get_mut(index),
+            ) {
+                *t = Point::new(sample.unix_s, sample.celsius);
+                #[allow(
+                    clippy::cast_precision_loss,
+                    reason = "uptime and slot counts are small"
+                )]
+                {
+                    *u = Point::new(sample.unix_s, sample.uptime_s as f64);
+                    *f = Point::new(sample.unix_s, sample.free_slots as f64);
+                }
+            }
+        }
+        let count = samples.len().min(BATCH_SAMPLES);
         let host = [Resource::host(self.config.device_id)];
         let tags = ["firmware:ddlink-example"];
         let series = [
-            Series::new("ddlink.device.temperature", MetricType::Gauge, &temperature)
-                .with_unit("degree")
-                .with_resources(&host)
-                .with_tags(&tags),
-            Series::new("ddlink.device.uptime", MetricType::Gauge, &uptime)
-                .with_unit("second")
-                .with_resources(&host)
-                .with_tags(&tags),
-            Series::new("ddlink.device.queue_free", MetricType::Gauge, &free)
-                .with_resources(&host)
-                .with_tags(&tags),
+            Series::new(
+                "ddlink.device.temperature",
+                MetricType::Gauge,
+                temperature.get(..count).unwrap_or(&[]),
+            )
+            .with_unit("degree")
+            .with_resources(&host)
+            .with_tags(&tags),
+            Series::new(
+                "ddlink.device.uptime",
+                MetricType::Gauge,
+                uptime.get(..count).unwrap_or(&[]),
+            )
+            .with_unit("second")
+            .with_resources(&host)
+            .with_tags(&tags),
+            Series::new(
+                "ddlink.device.queue_free",
+                MetricType::Gauge,
+                free.get(..count).unwrap_or(&[]),
+            )
+            .with_resources(&host)
+            .with_tags(&tags),
         ];
-        let mut buffer = [0u8; SLOT_BYTES];
-        let encoded = SeriesBatch::new(&mut buffer).ok().and_then(|mut batch| {
-            series
-                .iter()
-                .all(|s| batch.push(s, Some(now)).is_ok())
-                .then(|| batch.finish())
-        });
-        match encoded {
-            Some(body) => match self.submit_compact(Endpoint::SeriesV2, POINTS_PER_SAMPLE, body) {
-                Ok(()) => self.report.points.queued += u64::from(POINTS_PER_SAMPLE),
-                Err(_) => self.report.points.dropped += u64::from(POINTS_PER_SAMPLE),
-            },
-            None => self.report.points.dropped += u64::from(POINTS_PER_SAMPLE),
+        let mut buffer = [0u8; BATCH_JSON_BYTES];
+        let mut batch = SeriesBatch::new(&mut buffer).map_err(|_| Unqueued::TooLarge)?;
+        for one in &series {
+            batch.push(one, Some(now)).map_err(|error| match error {
+                PushError::Invalid(_) => Unqueued::Refused,
+                PushError::Full | PushError::TooLarge => Unqueued::TooLarge,
+            })?;
         }
-        if celsius > TEMPERATURE_WARNING_C {
-            self.submit_log("temperature above 30 C", LogStatus::Warning, now);
-        }
-        self.submit_heartbeat(now);
+        let items = u32::try_from(count).unwrap_or(u32::MAX) * POINTS_PER_SAMPLE;
+        self.submit_compact(Endpoint::SeriesV2, items, batch.finish())
+            .map_err(|error| match error {
+                QueueError::TooLarge => Unqueued::TooLarge,
+                QueueError::Full | QueueError::Empty | QueueError::EncodingNotAccepted => {
+                    Unqueued::Refused
+                }
+            })
     }
 
     /// Queues `body`, deflated (zlib) when the endpoint accepts that and it comes out smaller.
@@ -408,16 +616,23 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
         event.date_happened = now;
         event.aggregation_key = Some("ddlink-boot");
         let mut buffer = [0u8; SLOT_BYTES];
-        if let Ok(body) = event.encode(now, &mut buffer)
-            && self
+        // Both or neither (the next provisioning tries again): the log line must not repeat.
+        if self.uploader.free_slots() < 2 {
+            return;
+        }
+        if let Ok(body) = event.encode(now, &mut buffer) {
+            // The log line goes first: it is the only payload for the logs host, so the
+            // connection switches hosts once and then stays on the API host.
+            if let Some(now) = now {
+                self.submit_boot_log(now);
+            }
+            if self
                 .uploader
                 .submit(Endpoint::EventsV1, ContentEncoding::Identity, 1, body)
                 .is_ok()
-        {
-            self.report.boot_events += 1;
-            self.boot_event_sent = true;
-            if let Some(now) = now {
-                self.submit_boot_log(now);
+            {
+                self.report.boot_events += 1;
+                self.boot_event_sent = true;
             }
         }
     }

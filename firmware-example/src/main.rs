@@ -13,6 +13,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use ddlink_firmware_example::device::DEFAULT_FLUSH_INTERVAL_MS;
 use ddlink_firmware_example::sim::os::os_stack;
 use ddlink_firmware_example::sim::runner::{SimDevice, Summary, run_device};
 use embassy_executor::Executor;
@@ -44,6 +45,9 @@ struct Args {
     /// Sampling interval in seconds.
     #[arg(long, default_value_t = 10)]
     interval: u64,
+    /// How often collected samples are sent, in seconds.
+    #[arg(long, default_value_t = DEFAULT_FLUSH_INTERVAL_MS / 1_000)]
+    flush_interval: u64,
     /// How long to run, in seconds.
     #[arg(long, default_value_t = 60)]
     duration: u64,
@@ -78,6 +82,7 @@ fn main() -> ExitCode {
         device_secret_hex: args.device_secret.clone(),
         trust_anchors,
         interval_ms: args.interval.saturating_mul(1_000),
+        flush_interval_ms: args.flush_interval.saturating_mul(1_000),
         duration_ms: args.duration.saturating_mul(1_000),
         drain_ms: 30_000,
         reprovision_every_ms: 600_000,

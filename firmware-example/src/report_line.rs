@@ -39,6 +39,7 @@ macro_rules! numeric_fields {
 const FIELDS: &[(&str, Getter, Setter)] = numeric_fields! {
     "provisioned" => device.provisioned: u32,
     "sampled" => device.points.sampled: u64,
+    "batched" => device.points.batched: u64,
     "queued" => device.points.queued: u64,
     "accepted" => device.points.accepted: u64,
     "dropped" => device.points.dropped: u64,
@@ -48,6 +49,8 @@ const FIELDS: &[(&str, Getter, Setter)] = numeric_fields! {
     "deflate_saved_bytes" => device.deflate_saved_bytes: u64,
     "enqueued" => device.uploader.enqueued: u32,
     "requests_sent" => device.uploader.sent: u32,
+    "connections_opened" => device.uploader.connections_opened: u32,
+    "stale_retries" => device.uploader.stale_retries: u32,
     "requests_accepted" => device.uploader.accepted: u32,
     "retried" => device.uploader.retried: u32,
     "network_errors" => device.uploader.network_errors: u32,

@@ -8,6 +8,9 @@ const TEMPERATURE_RANGE: (f64, f64) = (-10.0, 45.0);
 const MAX_STEP: f64 = 0.5;
 /// Above this the firmware logs a warning.
 pub const TEMPERATURE_WARNING_C: f64 = 30.0;
+/// Readings come in hundredths of a °C, as from a real sensor; short numbers also deflate better
+/// than full-precision ones.
+const STEPS_PER_C: f64 = 100.0;
 
 /// A bounded random walk.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,12 +26,23 @@ impl TemperatureWalk {
         }
     }
 
-    /// The next reading: one uniform step in `[-MAX_STEP, MAX_STEP]`, reflected at the bounds.
+    /// The next reading: one uniform step in `[-MAX_STEP, MAX_STEP]`, clamped at the bounds,
+    /// read to the sensor's resolution.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_precision_loss,
+        reason = "the range bounds a reading to ±4500 steps"
+    )]
     pub fn sample(&mut self, rng: &mut impl RngCore) -> f64 {
         let unit = f64::from(rng.next_u32()) / f64::from(u32::MAX);
         let next = self.celsius + (unit * 2.0 - 1.0) * MAX_STEP;
         self.celsius = next.clamp(TEMPERATURE_RANGE.0, TEMPERATURE_RANGE.1);
-        self.celsius
+        // Nearest step (core has no `f64::round`); the range bounds it to ±4500 steps, so the
+        // casts are exact. Dividing (not multiplying by 0.01) gives the double nearest the
+        // decimal, which prints short.
+        let scaled = self.celsius * STEPS_PER_C;
+        let half = if scaled < 0.0 { -0.5 } else { 0.5 };
+        ((scaled + half) as i64) as f64 / STEPS_PER_C
     }
 }
 
@@ -62,7 +76,13 @@ mod tests {
         for _ in 0..10_000 {
             let t = walk.sample(&mut rng);
             assert!((TEMPERATURE_RANGE.0..=TEMPERATURE_RANGE.1).contains(&t));
-            assert!((t - previous).abs() <= MAX_STEP + 1e-9);
+            assert!((t - previous).abs() <= MAX_STEP + 1.0 / STEPS_PER_C + 1e-9);
+            let steps = t * STEPS_PER_C;
+            assert!(
+                (steps - steps.round()).abs() < 1e-6,
+                "{t} is not in 0.01 steps"
+            );
+            assert!(t.to_string().len() <= 6, "{t} does not print short");
             previous = t;
         }
     }

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use ddlink_firmware_example::device::DeviceReport;
+use ddlink_firmware_example::device::{DeviceReport, POINTS_PER_SAMPLE};
 use ddlink_firmware_example::sim::netsim::{NetSimConfig, run_with_network};
 use ddlink_firmware_example::sim::os::os_stack;
 use ddlink_firmware_example::sim::runner::{SimDevice, Summary, run_device};
@@ -35,6 +35,7 @@ fn device(gateway_url: String, device_id: &str) -> SimDevice {
         device_secret_hex: device_secret_hex("acme", device_id),
         trust_anchors: Vec::new(),
         interval_ms: 200,
+        flush_interval_ms: 500,
         duration_ms: 1_500,
         drain_ms: 10_000,
         reprovision_every_ms: 60_000,
@@ -51,6 +52,15 @@ fn assert_every_point_arrived_once(report: &DeviceReport, intake: &Server, event
     assert_eq!(report.points.accepted, report.points.sampled, "{report:?}");
     assert_eq!(report.points.dropped, 0, "{report:?}");
     assert_eq!(support::series_points(&received), report.points.sampled);
+    // Batched: a series request carries several samples (a flush every 500 ms, a sample every
+    // 200 ms).
+    let series_requests = count(&received, "/api/v2/series") as u64;
+    assert!(
+        series_requests * u64::from(POINTS_PER_SAMPLE) < report.points.sampled,
+        "{series_requests} series requests for {} points",
+        report.points.sampled
+    );
+    assert_eq!(report.points.batched, 0, "the batch was flushed at the end");
     assert_eq!(report.boot_events, 1, "one boot event");
     assert_eq!(count(&received, "/api/v1/events"), event_requests);
     assert_eq!(
@@ -97,7 +107,11 @@ fn device_on_embassy_net_delivers_every_point() {
     let report = report.unwrap();
     assert_eq!(report.provisioned, 1);
     assert_every_point_arrived_once(&report, &intake, 1);
-    assert!(stats.forwarded_connections > 3, "{stats:?}");
+    // Provisioning's two steps (challenge, then the request), then the intake's logs host (the
+    // boot line) and its API host (everything else, kept alive).
+    assert_eq!(stats.forwarded_connections, 4, "{stats:?} {report:?}");
+    assert_eq!(report.uploader.connections_opened, 2, "{report:?}");
+    assert!(stats.tcp_payload_bytes > 0, "{stats:?}");
 }
 
 #[test]
@@ -111,8 +125,9 @@ fn forbidden_key_triggers_reprovisioning_without_losing_points() {
     assert_eq!(report.provisioned, 2, "{report:?}");
     assert_eq!(gateway.approvals(), 2);
     assert_eq!(report.uploader.reprovision_requests, 1);
-    // The first payload (the boot event) was refused with 403, then resent with the new key.
-    assert_every_point_arrived_once(&report, &intake, 2);
+    // The first payload (the boot log line) was refused with 403, then resent with the new key.
+    assert_every_point_arrived_once(&report, &intake, 1);
+    assert_eq!(count(&intake.received(), "/api/v2/logs"), 2);
 }
 
 #[test]

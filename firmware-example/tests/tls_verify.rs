@@ -102,7 +102,13 @@ fn wildcard_san_matches_the_intake_host() {
     assert_eq!(post_over_tls(server.port(), HOST, &pki.ca_der), Ok(202));
 }
 
-fn uploader_round(ca_der: &[u8], port: u16) -> (SendReport, ddlink_core::net::UploaderCounters) {
+/// Queues `payloads` series payloads of 3 points and sends them all on one kept-alive connection;
+/// returns the last report.
+fn uploader_round(
+    ca_der: &[u8],
+    port: u16,
+    payloads: usize,
+) -> (SendReport, ddlink_core::net::UploaderCounters) {
     let anchors = [TrustAnchor::from_der(ca_der)];
     let mut tls_read = vec![0u8; TLS_READ_BUFFER];
     let mut tls_write = vec![0u8; 4096];
@@ -114,9 +120,10 @@ fn uploader_round(ca_der: &[u8], port: u16) -> (SendReport, ddlink_core::net::Up
         head: &mut head,
         response: &mut response,
     };
-    let mut uploader: Uploader<'_, 2, 256> = Uploader::new(
+    let (exchange, mut tls) = buffers.split();
+    let mut uploader: Uploader<'_, 4, 256> = Uploader::new(
         Security::Tls(ServerTrust::new(&anchors)),
-        buffers,
+        exchange,
         BackoffConfig::default(),
     );
     let site = Site::sandbox(&format!("datadoghq.localhost:{port}")).unwrap();
@@ -126,16 +133,22 @@ fn uploader_round(ca_der: &[u8], port: u16) -> (SendReport, ddlink_core::net::Up
             ApiKey::new("0123456789abcdef0123456789abcdef").unwrap(),
         )
         .unwrap();
-    uploader
-        .submit(
-            Endpoint::SeriesV2,
-            ContentEncoding::Identity,
-            3,
-            br#"{"series":[]}"#,
-        )
-        .unwrap();
+    for _ in 0..payloads {
+        uploader
+            .submit(
+                Endpoint::SeriesV2,
+                ContentEncoding::Identity,
+                3,
+                br#"{"series":[]}"#,
+            )
+            .unwrap();
+    }
     let stack = os_stack();
-    let report = block_on(uploader.send_next(&stack, &stack, 0, &mut OsRng));
+    let mut connection = tls.connection();
+    let mut report = SendReport::Idle;
+    for _ in 0..payloads {
+        report = block_on(uploader.send_next(&mut connection, &stack, &stack, 0, &mut OsRng));
+    }
     (report, uploader.counters())
 }
 
@@ -143,7 +156,7 @@ fn uploader_round(ca_der: &[u8], port: u16) -> (SendReport, ddlink_core::net::Up
 fn uploader_delivers_over_verified_https() {
     let pki = pki(&[HOST, "http-intake.logs.datadoghq.localhost"]);
     let server = https_server(&pki, Script(vec![(202, r#"{"errors":[]}"#)]));
-    let (report, counters) = uploader_round(&pki.ca_der, server.port());
+    let (report, counters) = uploader_round(&pki.ca_der, server.port(), 1);
     assert!(
         matches!(report, SendReport::Accepted(info) if info.items == 3),
         "{report:?}"
@@ -166,11 +179,30 @@ fn uploader_delivers_over_verified_https() {
 }
 
 #[test]
+fn uploader_sends_several_requests_in_one_tls_session() {
+    let pki = pki(&[HOST]);
+    let server = https_server(&pki, Script(vec![(202, r#"{"errors":[]}"#)]));
+    let (report, counters) = uploader_round(&pki.ca_der, server.port(), 3);
+    assert!(matches!(report, SendReport::Accepted(_)), "{report:?}");
+    assert_eq!(
+        (
+            counters.sent,
+            counters.accepted,
+            counters.connections_opened
+        ),
+        (3, 3, 1),
+        "{counters:?}"
+    );
+    assert_eq!(counters.stale_retries, 0);
+    assert_eq!(server.received().len(), 3);
+}
+
+#[test]
 fn uploader_keeps_the_payload_when_the_certificate_is_untrusted() {
     let pki_server = pki(&[HOST]);
     let other = pki(&[HOST]);
     let server = https_server(&pki_server, Script(vec![(202, "{}")]));
-    let (report, counters) = uploader_round(&other.ca_der, server.port());
+    let (report, counters) = uploader_round(&other.ca_der, server.port(), 1);
     assert!(
         matches!(
             report,

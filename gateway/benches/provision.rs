@@ -25,6 +25,7 @@ use ddlink_gateway::datadog::{CreatedKey, Tokens};
 use ddlink_gateway::provision::fleets;
 use ddlink_gateway::provision::store::ProvisionStore;
 use ddlink_gateway::store::{DbOptions, sqlite_url_for_path};
+use ddlink_gateway::tenants::TenantId;
 use secrecy::SecretString;
 
 struct Options {
@@ -170,7 +171,14 @@ async fn gateway_run(options: &Options, dir: &std::path::Path) -> Run {
     let gateway = Gateway::start(config).await.expect("gateway start");
     let state = gateway.state().clone();
     let store = ProvisionStore::new(state.db.clone());
-    let fleet = fleets::create(&store, &state.keys, "bench", true, state.clock.now())
+    let tenant = TenantId::default_tenant();
+    let spec = fleets::FleetSpec {
+        tenant: &tenant,
+        name: "bench",
+        auto_approve: true,
+        connection_id: None,
+    };
+    let fleet = fleets::create(&store, &state.keys, &spec, state.clock.now())
         .await
         .expect("fleet");
     let tokens = Tokens {
@@ -190,6 +198,7 @@ async fn gateway_run(options: &Options, dir: &std::path::Path) -> Run {
     state
         .connections
         .save_authorized(
+            &tenant,
             &org,
             &Site::from(Region::Us1),
             "https://app.datadoghq.com",
@@ -198,6 +207,10 @@ async fn gateway_run(options: &Options, dir: &std::path::Path) -> Run {
         )
         .await
         .expect("connection");
+    store
+        .bind_fleet(&tenant, "bench", Some("bench-org"))
+        .await
+        .expect("binding the fleet");
     let devices: Arc<Vec<Device>> = Arc::new(
         (0..options.devices)
             .map(|n| {

@@ -1,4 +1,5 @@
-//! Command line: `serve`, `check-config`, `hash-password`, `fleet` and `device-secret`.
+//! Command line: `serve`, `check-config`, `hash-password`, `fleet`, `tenant` and
+//! `device-secret`.
 //! Builds a [`Config`] from flags > `DDLINK_*` environment > TOML file > defaults.
 
 use std::net::SocketAddr;
@@ -39,6 +40,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::provision::cli::FleetCommand,
     },
+    /// Manage tenants (`create NAME`, `invite NAME`, `list`).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
     /// Print a device's secret in hex, for flashing at the factory.
     DeviceSecret(crate::provision::cli::DeviceSecretArgs),
 }
@@ -74,6 +80,75 @@ pub struct ServeArgs {
     /// Comma-separated Datadog domains to accept [default: all nine].
     #[arg(long, env = "DDLINK_ALLOWED_DOMAINS", value_delimiter = ',')]
     pub allowed_domains: Option<Vec<String>>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant and print a one-time invite URL for its first admin.
+    Create {
+        /// Tenant name, `[a-z0-9._-]{1,64}`.
+        name: String,
+        #[command(flatten)]
+        settings: ServeArgs,
+    },
+    /// Print another one-time invite URL for an admin of the tenant.
+    Invite {
+        name: String,
+        #[command(flatten)]
+        settings: ServeArgs,
+    },
+    /// List tenants with their connections (ids for `fleet bind`) and device counts.
+    List {
+        #[command(flatten)]
+        settings: ServeArgs,
+    },
+}
+
+/// Runs a `tenant` subcommand; returns what to print.
+pub async fn run_tenant(command: &TenantCommand) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    let settings = match command {
+        TenantCommand::Create { settings, .. }
+        | TenantCommand::Invite { settings, .. }
+        | TenantCommand::List { settings } => settings,
+    };
+    let gateway = crate::Gateway::start(resolve(settings)?.config).await?;
+    let state = gateway.state();
+    let out = match command {
+        TenantCommand::Create { name, .. } => {
+            let tenant = crate::tenants::create(state, name).await?;
+            let url = crate::tenants::create_invite(state, &tenant).await?;
+            format!(
+                "tenant `{tenant}` created\ninvite for its first admin (single use, valid {} days):\n{url}\n",
+                crate::tenants::INVITE_TTL_SECS / 86_400
+            )
+        }
+        TenantCommand::Invite { name, .. } => {
+            let tenant = crate::tenants::find(state, name).await?;
+            let url = crate::tenants::create_invite(state, &tenant).await?;
+            format!("{url}\n")
+        }
+        TenantCommand::List { .. } => {
+            let mut out = String::new();
+            for health in crate::tenants::health(state).await? {
+                let _ = writeln!(
+                    out,
+                    "{}\t{} fleets\t{} devices",
+                    health.tenant, health.fleets, health.devices
+                );
+                for c in state.connections.statuses(&health.tenant).await? {
+                    let _ = writeln!(
+                        out,
+                        "  connection {}\t{} ({})\t{}",
+                        c.id, c.org_name, c.domain, c.state
+                    );
+                }
+            }
+            out
+        }
+    };
+    state.db.close().await;
+    Ok(out)
 }
 
 fn env_secret(name: &str) -> Option<SecretString> {

@@ -10,7 +10,10 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::crypto::{CryptoError, KeyRing, SealContext};
 use crate::datadog::{CreatedKey, Tokens};
-use crate::store::{ConnectionRecord, ConnectionState, Store, StoreError, TokenUpdate};
+use crate::store::{
+    ConnectionRecord, ConnectionState, ConnectionWrite, Store, StoreError, TokenUpdate,
+};
+use crate::tenants::TenantId;
 
 const TABLE: &str = "connections";
 
@@ -79,13 +82,27 @@ impl From<&ConnectionRecord> for ConnectionStatus {
     }
 }
 
+/// What [`Connections::save_authorized`] did.
+#[derive(Debug, Clone)]
+pub enum Saved {
+    /// Stored under the tenant (new, or the same tenant reconnecting).
+    Stored(Box<ConnectionRecord>),
+    /// Datadog created no key and none is stored: nothing was written.
+    NoKey,
+    /// The organisation is connected to another tenant: nothing was written.
+    OtherTenant,
+}
+
+/// Opened device keys by tenant and fleet.
+type DeviceKeyCache = std::collections::HashMap<(TenantId, String), CachedDeviceKey>;
+
 /// Sealing-aware access to connections.
 #[derive(Debug, Clone)]
 pub struct Connections {
     store: Arc<dyn Store>,
     keys: Arc<KeyRing>,
     clock: Clock,
-    device_key: Arc<std::sync::Mutex<Option<CachedDeviceKey>>>,
+    device_keys: Arc<std::sync::Mutex<DeviceKeyCache>>,
 }
 
 /// How long [`Connections::device_api_key`] reuses its answer when nothing changed in this
@@ -106,7 +123,7 @@ impl Connections {
             store,
             keys,
             clock,
-            device_key: Arc::default(),
+            device_keys: Arc::default(),
         }
     }
 
@@ -142,20 +159,28 @@ impl Connections {
         self.open(&r.id, "api_key", r.sealed_api_key.as_ref())
     }
 
-    /// Stores a freshly authorised connection. With `key == None` the stored key (if any) is
-    /// kept: a reconnect of an org whose key the gateway already holds gets 409 from Datadog.
-    /// Returns `None` when there is neither a new nor a stored key.
+    /// The tenant the organisation is connected to already, if any.
+    pub async fn owner(&self, org: &OrgInfo, site: &Site) -> Result<Option<TenantId>, StoreError> {
+        self.store
+            .connection_owner(&connection_id(org, site.domain()))
+            .await
+    }
+
+    /// Stores a freshly authorised connection of `tenant`. With `key == None` the stored key
+    /// (if any) is kept: a reconnect of an org whose key the gateway already holds gets 409
+    /// from Datadog.
     pub async fn save_authorized(
         &self,
+        tenant: &TenantId,
         org: &OrgInfo,
         site: &Site,
         authorize_origin: &str,
         tokens: &Tokens,
         key: Option<&CreatedKey>,
-    ) -> Result<Option<ConnectionRecord>, StoreError> {
+    ) -> Result<Saved, StoreError> {
         let now = self.clock.now();
         let id = connection_id(org, site.domain());
-        let existing = self.store.connection(&id).await?;
+        let existing = self.store.connection(tenant, &id).await?;
         let refresh = tokens.refresh_token.as_ref().ok_or(StoreError::Corrupt {
             table: TABLE,
             column: "refresh_token",
@@ -173,7 +198,7 @@ impl Connections {
                 existing.api_key_last4.clone(),
                 existing.key_version,
             ),
-            (None, _) => return Ok(None),
+            (None, _) => return Ok(Saved::NoKey),
         };
         let record = ConnectionRecord {
             id: id.clone(),
@@ -196,14 +221,17 @@ impl Connections {
             created_at: existing.as_ref().map_or(now, |e| e.created_at),
             updated_at: now,
         };
-        self.store.upsert_connection(&record).await?;
-        Ok(Some(record))
+        Ok(match self.store.upsert_connection(tenant, &record).await? {
+            ConnectionWrite::Written => Saved::Stored(Box::new(record)),
+            ConnectionWrite::OtherTenant => Saved::OtherTenant,
+        })
     }
 
     /// Persists refreshed tokens (the new refresh token too, if Datadog rotated it) while
     /// `lease_owner` still holds the row lease; `false` if it no longer does (nothing written).
     pub async fn save_refreshed(
         &self,
+        tenant: &TenantId,
         id: &str,
         lease_owner: &str,
         tokens: &Tokens,
@@ -219,70 +247,69 @@ impl Connections {
             access_expires_at: now.saturating_add(tokens.expires_in_secs),
         };
         self.store
-            .update_tokens(id, lease_owner, &update, now)
+            .update_tokens(tenant, id, lease_owner, &update, now)
             .await
     }
 
-    pub async fn statuses(&self) -> Result<Vec<ConnectionStatus>, StoreError> {
+    pub async fn statuses(&self, tenant: &TenantId) -> Result<Vec<ConnectionStatus>, StoreError> {
         Ok(self
             .store
-            .connections()
+            .connections(tenant)
             .await?
             .iter()
             .map(ConnectionStatus::from)
             .collect())
     }
 
-    /// The key devices should use: the most recently updated active connection that has one.
-    /// Returns the record (site, `key_version`) and the opened key.
+    /// The key for devices of fleet `fleet` of `tenant`: that of the connection the fleet is
+    /// bound to, if the connection is active and holds a key; `None` otherwise (unbound, not
+    /// usable). Returns the record (site, `key_version`) and the opened key.
     ///
     /// Provisioning asks on every request, so the answer is reused for [`DEVICE_KEY_CACHE`]
     /// unless a connection was written through this process's store in the meantime.
     pub async fn device_api_key(
         &self,
+        tenant: &TenantId,
+        fleet: &str,
     ) -> Result<Option<(ConnectionRecord, SecretString)>, StoreError> {
         // Read the counter before the rows: a write racing the read leaves the entry outdated.
         let writes = self.store.connection_writes();
-        if let Some(cached) = self.device_key_lock().as_ref()
+        let cache_key = (tenant.clone(), fleet.to_owned());
+        if let Some(cached) = self.device_keys_lock().get(&cache_key)
             && cached.writes == writes
             && cached.read_at.elapsed() < DEVICE_KEY_CACHE
         {
             return Ok(cached.value.clone());
         }
-        let value = self.read_device_api_key().await?;
-        *self.device_key_lock() = Some(CachedDeviceKey {
-            writes,
-            read_at: std::time::Instant::now(),
-            value: value.clone(),
-        });
+        let value = match self.store.fleet_connection(tenant, fleet).await? {
+            Some(record)
+                if record.state == ConnectionState::Active && record.sealed_api_key.is_some() =>
+            {
+                let key = self.api_key(&record)?;
+                Some((record, key))
+            }
+            _ => None,
+        };
+        let mut cache = self.device_keys_lock();
+        // Entries are per fleet (devices reach this only with a valid MAC, so only for fleets
+        // that exist); drop stale ones so deleted or renamed fleets do not pile up.
+        cache.retain(|_, entry| entry.read_at.elapsed() < DEVICE_KEY_CACHE);
+        cache.insert(
+            cache_key,
+            CachedDeviceKey {
+                writes,
+                read_at: std::time::Instant::now(),
+                value: value.clone(),
+            },
+        );
         Ok(value)
     }
 
-    fn device_key_lock(&self) -> std::sync::MutexGuard<'_, Option<CachedDeviceKey>> {
-        // The entry is replaced whole, so a panic elsewhere cannot leave it half-written.
-        self.device_key
+    fn device_keys_lock(&self) -> std::sync::MutexGuard<'_, DeviceKeyCache> {
+        // Entries are replaced whole, so a panic elsewhere cannot leave one half-written.
+        self.device_keys
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    async fn read_device_api_key(
-        &self,
-    ) -> Result<Option<(ConnectionRecord, SecretString)>, StoreError> {
-        let mut candidates: Vec<_> = self
-            .store
-            .connections()
-            .await?
-            .into_iter()
-            .filter(|c| c.state == ConnectionState::Active && c.sealed_api_key.is_some())
-            .collect();
-        candidates.sort_by_key(|c| std::cmp::Reverse(c.updated_at));
-        match candidates.into_iter().next() {
-            Some(record) => {
-                let key = self.api_key(&record)?;
-                Ok(Some((record, key)))
-            }
-            None => Ok(None),
-        }
     }
 }
 

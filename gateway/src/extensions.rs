@@ -10,14 +10,16 @@ use maud::Markup;
 
 use crate::state::AppState;
 use crate::store::SealedColumn;
+use crate::tenants::User;
 use crate::web::WebError;
 
 /// A section of the admin index page (rendered after the Datadog connection).
 #[async_trait]
 pub trait AdminSection: Send + Sync + Debug {
-    /// `csrf` is the session's token for hidden `csrf` fields of POST forms; POST handlers check
-    /// it with [`crate::web::session::AdminSession::csrf_matches`].
-    async fn render(&self, state: &AppState, csrf: &str) -> Result<Markup, WebError>;
+    /// Shows `user`'s tenant only. `csrf` is the session's token for hidden `csrf` fields of
+    /// POST forms; POST handlers check it with
+    /// [`crate::web::session::AdminSession::csrf_matches`].
+    async fn render(&self, state: &AppState, user: &User, csrf: &str) -> Result<Markup, WebError>;
 }
 
 /// What extensions contribute besides routes.

@@ -19,6 +19,7 @@ pub mod provision;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod tenants;
 pub mod throttle;
 pub mod upkeep;
 pub mod web;

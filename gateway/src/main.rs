@@ -47,6 +47,10 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Tenant { command } => {
+            print!("{}", cli::run_tenant(&command).await?);
+            Ok(())
+        }
         Command::DeviceSecret(args) => {
             print!(
                 "{}",

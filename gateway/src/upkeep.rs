@@ -5,6 +5,7 @@ use crate::connections::site_of;
 use crate::datadog::DatadogError;
 use crate::state::AppState;
 use crate::store::{ConnectionRecord, ConnectionState, StoreError};
+use crate::tenants::TenantId;
 
 /// Outcome counts of one pass, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -26,26 +27,30 @@ pub async fn refresh_due(state: &AppState, owner: &str) -> Result<PassReport, St
     let now = state.clock.now();
     let due_before = now.saturating_add(secs(state.config.timings.refresh_margin));
     let mut report = PassReport::default();
-    for connection in state.store.connections().await? {
-        if connection.state != ConnectionState::Active || connection.access_expires_at > due_before
-        {
-            continue;
-        }
-        if !state
-            .store
-            .try_lease(&connection.id, owner, secs(state.config.timings.lease))
-            .await?
-        {
-            report.skipped += 1;
-            continue;
-        }
-        let outcome = refresh_leased(state, &connection.id, owner, due_before).await;
-        state.store.release_lease(&connection.id, owner).await?;
-        match outcome? {
-            RefreshOutcome::Refreshed => report.refreshed += 1,
-            RefreshOutcome::NeedsReauth => report.needs_reauth += 1,
-            RefreshOutcome::Failed => report.failed += 1,
-            RefreshOutcome::NotDue => {}
+    for tenant in state.store.tenants().await? {
+        for connection in state.store.connections(&tenant).await? {
+            if connection.state != ConnectionState::Active
+                || connection.access_expires_at > due_before
+            {
+                continue;
+            }
+            let id = connection.id.as_str();
+            if !state
+                .store
+                .try_lease(&tenant, id, owner, secs(state.config.timings.lease))
+                .await?
+            {
+                report.skipped += 1;
+                continue;
+            }
+            let outcome = refresh_leased(state, &tenant, id, owner, due_before).await;
+            state.store.release_lease(&tenant, id, owner).await?;
+            match outcome? {
+                RefreshOutcome::Refreshed => report.refreshed += 1,
+                RefreshOutcome::NeedsReauth => report.needs_reauth += 1,
+                RefreshOutcome::Failed => report.failed += 1,
+                RefreshOutcome::NotDue => {}
+            }
         }
     }
     Ok(report)
@@ -60,13 +65,14 @@ enum RefreshOutcome {
 
 async fn refresh_leased(
     state: &AppState,
+    tenant: &TenantId,
     id: &str,
     owner: &str,
     due_before: i64,
 ) -> Result<RefreshOutcome, StoreError> {
     // Re-read under the lease: another instance may have refreshed (and rotated the refresh
     // token) between our listing and taking the lease.
-    let Some(connection) = state.store.connection(id).await? else {
+    let Some(connection) = state.store.connection(tenant, id).await? else {
         return Ok(RefreshOutcome::NotDue);
     };
     if connection.state != ConnectionState::Active || connection.access_expires_at > due_before {
@@ -76,7 +82,11 @@ async fn refresh_leased(
     let refresh_token = state.connections.refresh_token(&connection)?;
     match state.datadog.refresh(&site, &refresh_token).await {
         Ok(tokens) => {
-            if !state.connections.save_refreshed(id, owner, &tokens).await? {
+            if !state
+                .connections
+                .save_refreshed(tenant, id, owner, &tokens)
+                .await?
+            {
                 // The lease ran out during the call and another instance may be refreshing:
                 // writing now could overwrite its newer tokens.
                 state.metrics.refresh("lease_lost");
@@ -95,7 +105,7 @@ async fn refresh_leased(
             let now = state.clock.now();
             state
                 .store
-                .set_connection_state(id, ConnectionState::NeedsReauth, now)
+                .set_connection_state(tenant, id, ConnectionState::NeedsReauth, now)
                 .await?;
             let message = format!(
                 "{} on {}: refresh token refused, reconnect from the tile",
@@ -103,7 +113,7 @@ async fn refresh_leased(
             );
             state
                 .store
-                .record_event(now, "needs_reauth", &message)
+                .record_event(tenant, now, "needs_reauth", &message)
                 .await?;
             state.metrics.refresh("invalid_grant");
             tracing::warn!(
@@ -127,23 +137,29 @@ pub async fn validate_keys(state: &AppState, force: bool) -> Result<u32, StoreEr
     let now = state.clock.now();
     let interval = secs(state.config.timings.validate_interval);
     let mut checked = 0;
-    for connection in state.store.connections().await? {
-        let recent = connection
-            .key_checked_at
-            .is_some_and(|at| now.saturating_sub(at) < interval);
-        if connection.state != ConnectionState::Active
-            || connection.sealed_api_key.is_none()
-            || (recent && !force)
-        {
-            continue;
+    for tenant in state.store.tenants().await? {
+        for connection in state.store.connections(&tenant).await? {
+            let recent = connection
+                .key_checked_at
+                .is_some_and(|at| now.saturating_sub(at) < interval);
+            if connection.state != ConnectionState::Active
+                || connection.sealed_api_key.is_none()
+                || (recent && !force)
+            {
+                continue;
+            }
+            validate_one(state, &tenant, &connection).await?;
+            checked += 1;
         }
-        validate_one(state, &connection).await?;
-        checked += 1;
     }
     Ok(checked)
 }
 
-async fn validate_one(state: &AppState, connection: &ConnectionRecord) -> Result<(), StoreError> {
+async fn validate_one(
+    state: &AppState,
+    tenant: &TenantId,
+    connection: &ConnectionRecord,
+) -> Result<(), StoreError> {
     let site = site_of(connection)?;
     let key = state.connections.api_key(connection)?;
     let now = state.clock.now();
@@ -151,7 +167,7 @@ async fn validate_one(state: &AppState, connection: &ConnectionRecord) -> Result
         Ok(valid) => {
             state
                 .store
-                .record_key_check(&connection.id, valid, now)
+                .record_key_check(tenant, &connection.id, valid, now)
                 .await?;
             state
                 .metrics
@@ -163,7 +179,7 @@ async fn validate_one(state: &AppState, connection: &ConnectionRecord) -> Result
                 );
                 state
                     .store
-                    .record_event(now, "key_invalid", &message)
+                    .record_event(tenant, now, "key_invalid", &message)
                     .await?;
                 tracing::warn!(connection = %connection.id, "stored API key is no longer valid");
             }
@@ -178,9 +194,9 @@ async fn validate_one(state: &AppState, connection: &ConnectionRecord) -> Result
 }
 
 /// Revokes the connection's tokens at Datadog (best effort) and wipes its secrets.
-/// Returns `false` if there is no such connection.
-pub async fn disconnect(state: &AppState, id: &str) -> Result<bool, StoreError> {
-    let Some(connection) = state.store.connection(id).await? else {
+/// Returns `false` if the tenant has no such connection.
+pub async fn disconnect(state: &AppState, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
+    let Some(connection) = state.store.connection(tenant, id).await? else {
         return Ok(false);
     };
     if let Ok(site) = site_of(&connection) {
@@ -198,14 +214,14 @@ pub async fn disconnect(state: &AppState, id: &str) -> Result<bool, StoreError> 
         }
     }
     let now = state.clock.now();
-    state.store.wipe_connection(id, now).await?;
+    state.store.wipe_connection(tenant, id, now).await?;
     let message = format!(
         "{} on {}: disconnected, tokens revoked and secrets wiped",
         connection.org_name, connection.domain
     );
     state
         .store
-        .record_event(now, "disconnected", &message)
+        .record_event(tenant, now, "disconnected", &message)
         .await?;
     tracing::info!(connection = id, "disconnected");
     Ok(true)

@@ -3,6 +3,7 @@
 //! and, when `DDLINK_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema per test, dropped
 //! afterwards, so concurrent runs on one database are safe).
 
+mod cli_settings;
 mod gateway_config;
 mod pg_schema;
 
@@ -17,12 +18,13 @@ use ddlink_core::provision::{
 use ddlink_core::site::{Region, SandboxPolicy, Site};
 use ddlink_gateway::Gateway;
 use ddlink_gateway::config::Config;
-use ddlink_gateway::connections::OrgInfo;
+use ddlink_gateway::connections::{OrgInfo, Saved};
 use ddlink_gateway::datadog::{CreatedKey, Tokens};
 use ddlink_gateway::provision::fleets;
-use ddlink_gateway::provision::store::{DeviceState, FleetRow, ProvisionStore};
+use ddlink_gateway::provision::store::{DeviceState, NewFleet, ProvisionStore};
 use ddlink_gateway::state::AppState;
 use ddlink_gateway::store::{DbOptions, sqlite_url_for_path};
+use ddlink_gateway::tenants::TenantId;
 use secrecy::SecretString;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -30,6 +32,13 @@ use tokio::sync::oneshot;
 const ADMIN_TOKEN: &str = "provision-admin-token-0123456789";
 const API_KEY_V1: &str = "0123456789abcdef0123456789abcdef";
 const API_KEY_V2: &str = "fedcba9876543210fedcba9876543210";
+/// The connection [`World::connect`] stores (its `dd_oid`, lower case, is its id).
+const CONNECTION_ID: &str = "org-provision";
+
+/// The tenant of these tests' fleets and connection.
+fn tenant() -> TenantId {
+    TenantId::default_tenant()
+}
 
 /// A gateway serving on loopback, with its state and database.
 struct World {
@@ -125,16 +134,23 @@ impl World {
         self.dir
     }
 
+    /// A fleet of the default tenant, bound to the test connection (once it exists).
     async fn fleet(&self, name: &str, auto_approve: bool) -> fleets::Fleet {
-        fleets::create(
-            &self.store,
-            &self.state.keys,
+        let spec = fleets::FleetSpec {
+            tenant: &tenant(),
             name,
             auto_approve,
-            self.state.clock.now(),
-        )
-        .await
-        .unwrap()
+            connection_id: None,
+        };
+        let fleet = fleets::create(&self.store, &self.state.keys, &spec, self.state.clock.now())
+            .await
+            .unwrap();
+        // Binds nothing while the connection does not exist yet.
+        self.store
+            .bind_unbound_fleets(&tenant(), CONNECTION_ID)
+            .await
+            .unwrap();
+        fleet
     }
 
     /// Stores a connection to EU1 whose API key is `key` (`key_version` increments per call).
@@ -150,12 +166,14 @@ impl World {
             last4: key[key.len() - 4..].to_owned(),
         };
         let org = OrgInfo {
-            org_id: Some("org-provision".into()),
+            org_id: Some(CONNECTION_ID.into()),
             org_name: "Provision Org".into(),
         };
-        self.state
+        let saved = self
+            .state
             .connections
             .save_authorized(
+                &tenant(),
                 &org,
                 &Site::from(Region::Eu1),
                 "https://app.datadoghq.eu",
@@ -163,8 +181,13 @@ impl World {
                 Some(&created),
             )
             .await
-            .unwrap()
-            .expect("key stored");
+            .unwrap();
+        assert!(matches!(saved, Saved::Stored(_)), "{saved:?}");
+        // Fleets made before the connection existed are bound now, as an admin would.
+        self.store
+            .bind_unbound_fleets(&tenant(), CONNECTION_ID)
+            .await
+            .unwrap();
     }
 
     async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Vec<u8>) {
@@ -237,7 +260,7 @@ impl World {
         device_id: &str,
     ) -> ddlink_gateway::provision::store::DeviceRow {
         self.store
-            .devices()
+            .devices(&tenant())
             .await
             .unwrap()
             .into_iter()
@@ -311,7 +334,7 @@ async fn pending_then_approved_then_new_key_version() {
         assert!(
             world
                 .store
-                .set_device_state("plant-a", "pump-1", DeviceState::Approved)
+                .set_device_state(&tenant(), "plant-a", "pump-1", DeviceState::Approved)
                 .await
                 .unwrap()
         );
@@ -368,7 +391,7 @@ async fn revoked_and_not_connected() {
         assert!(
             world
                 .store
-                .set_device_state("auto", "dev-1", DeviceState::Revoked)
+                .set_device_state(&tenant(), "auto", "dev-1", DeviceState::Revoked)
                 .await
                 .unwrap()
         );
@@ -769,7 +792,7 @@ async fn no_secret_reaches_the_logs_or_the_database_file() {
     assert_eq!(world.attempt("s", "dev-s", &secret).await.status, 202);
     world
         .store
-        .set_device_state("s", "dev-s", DeviceState::Approved)
+        .set_device_state(&tenant(), "s", "dev-s", DeviceState::Approved)
         .await
         .unwrap();
     let approved = world.attempt("s", "dev-s", &secret).await;
@@ -929,24 +952,14 @@ async fn shared_vectors_match_the_gateway_derivation_and_the_cli() {
     let vectors: Value =
         serde_json::from_str(include_str!("../../core/tests/vectors/provision_v1.json")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let secret_file = dir.path().join("client-secret");
-    std::fs::write(&secret_file, "cli-secret\n").unwrap();
-    let settings = || ddlink_gateway::cli::ServeArgs {
-        config: None,
-        listen: None,
-        public_url: Some("http://127.0.0.1:8080".into()),
-        database_url: None,
-        state_dir: Some(dir.path().to_owned()),
-        client_id: Some("cli-client".into()),
-        client_secret_file: Some(secret_file.clone()),
-        master_key_file: None,
-        allowed_domains: None,
-    };
+    let settings = || cli_settings::cli_settings(dir.path());
     use ddlink_gateway::provision::cli::{
         DeviceSecretArgs, FleetCommand, run_device_secret, run_fleet,
     };
     let created = run_fleet(&FleetCommand::Create {
         name: "cli-fleet".into(),
+        tenant: "default".into(),
+        connection: None,
         auto_approve: true,
         settings: settings(),
     })
@@ -975,13 +988,14 @@ async fn shared_vectors_match_the_gateway_derivation_and_the_cli() {
                 &key,
             )
             .unwrap();
-        let row = FleetRow {
-            name: fleet.to_owned(),
-            sealed_key: sealed,
+        let row = NewFleet {
+            name: fleet,
+            sealed_key: &sealed,
             auto_approve: false,
+            connection_id: None,
             created_at: 0,
         };
-        assert!(store.insert_fleet(&row).await.unwrap());
+        assert!(store.insert_fleet(&tenant(), &row).await.unwrap());
     }
     state.db.close().await;
     drop(gateway);
@@ -999,6 +1013,7 @@ async fn shared_vectors_match_the_gateway_derivation_and_the_cli() {
         );
     }
     let listed = run_fleet(&FleetCommand::List {
+        tenant: "default".into(),
         settings: settings(),
     })
     .await

@@ -27,6 +27,7 @@ use ddlink_gateway::provision::limiter::ProvisionLimits;
 use ddlink_gateway::provision::store::ProvisionStore;
 use ddlink_gateway::state::AppState;
 use ddlink_gateway::store::{DbOptions, sqlite_url_for_path};
+use ddlink_gateway::tenants::TenantId;
 use ddlink_gateway::{Gateway, create_private_dir, write_private_file};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -149,8 +150,12 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
     let fleet = fleets::ensure(
         &ProvisionStore::new(state.db.clone()),
         &state.keys,
-        SANDBOX_FLEET,
-        true,
+        &fleets::FleetSpec {
+            tenant: &TenantId::default_tenant(),
+            name: SANDBOX_FLEET,
+            auto_approve: true,
+            connection_id: None,
+        },
         state.clock.now(),
     )
     .await
@@ -282,7 +287,26 @@ impl SandboxHandle {
         if !(200..300).contains(&finished.status) {
             bail!("the gateway's callback answered {}", finished.status);
         }
-        let connected = self.state.connections.device_api_key().await?.is_some();
+        // Bind the sandbox fleet to the organisation just connected, as an admin would on the
+        // admin page.
+        let tenant = TenantId::default_tenant();
+        let connection = self
+            .state
+            .connections
+            .statuses(&tenant)
+            .await?
+            .into_iter()
+            .find(|c| c.state == "active")
+            .context("callback succeeded but no connection is stored")?;
+        ProvisionStore::new(self.state.db.clone())
+            .bind_fleet(&tenant, SANDBOX_FLEET, Some(&connection.id))
+            .await?;
+        let connected = self
+            .state
+            .connections
+            .device_api_key(&tenant, SANDBOX_FLEET)
+            .await?
+            .is_some();
         ensure!(connected, "callback succeeded but no API key is stored");
         Ok(())
     }

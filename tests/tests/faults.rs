@@ -12,6 +12,8 @@ fn faults_and_an_outage_lose_nothing() {
     // Five samples per device: a series batch and a heartbeat each, so the 16-slot queue holds
     // a whole outage plus back-off without overflowing (overflow would be a reasoned drop).
     config.interval_ms = 2_000;
+    // Each sample sent on its own, so enough requests meet the faults.
+    config.flush_interval_ms = 1_000;
     config.duration_ms = 10_000;
     config.drain_ms = 60_000;
     let outcome = run_world(config, |world| {

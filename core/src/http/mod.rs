@@ -4,7 +4,8 @@
 //!   `Content-Encoding`, `Content-Length`, `Accept` and `User-Agent` into a caller's buffer,
 //!   refusing any value that could inject a header.
 //! - [`ResponseHead::parse`] (raw bytes) or [`ResponseHeaders::observe`] (header pairs from an
-//!   HTTP client) extract the status, `Date`, `Content-Type`, `Retry-After` and `X-RateLimit-*`.
+//!   HTTP client) extract the status, `Date`, `Content-Type`, `Retry-After`, `X-RateLimit-*` and
+//!   `Connection: close`.
 //! - [`classify`] turns status and headers into an [`Outcome`]: accepted, retry, drop or
 //!   re-provision.
 

@@ -206,7 +206,6 @@ pub struct RequestHead<'a> {
     content_encoding: ContentEncoding,
     content_length: usize,
     user_agent: &'a str,
-    connection_close: bool,
 }
 
 impl<'a> RequestHead<'a> {
@@ -219,7 +218,6 @@ impl<'a> RequestHead<'a> {
             content_encoding: ContentEncoding::Identity,
             content_length: 0,
             user_agent: DEFAULT_USER_AGENT,
-            connection_close: false,
         }
     }
 
@@ -235,15 +233,6 @@ impl<'a> RequestHead<'a> {
     /// Sets the `User-Agent`.
     pub fn with_user_agent(self, user_agent: &'a str) -> RequestHead<'a> {
         RequestHead { user_agent, ..self }
-    }
-
-    /// Adds `Connection: close`: for a client that sends one request per connection, so the
-    /// server closes its side after answering instead of holding an idle connection open.
-    pub fn with_connection_close(self) -> RequestHead<'a> {
-        RequestHead {
-            connection_close: true,
-            ..self
-        }
     }
 
     /// The endpoint.
@@ -333,9 +322,6 @@ impl<'a> RequestHead<'a> {
         }
         header("Accept", b"application/json");
         header("User-Agent", self.user_agent.as_bytes());
-        if self.connection_close {
-            header("Connection", b"close");
-        }
         sink(b"\r\n");
     }
 }
@@ -349,7 +335,6 @@ impl fmt::Debug for RequestHead<'_> {
             .field("content_encoding", &self.content_encoding)
             .field("content_length", &self.content_length)
             .field("user_agent", &self.user_agent)
-            .field("connection_close", &self.connection_close)
             .finish()
     }
 }

@@ -103,6 +103,8 @@ pub struct ResponseHeaders {
     pub retry_after: Option<RetryAfter>,
     /// `X-RateLimit-*`.
     pub rate_limit: RateLimit,
+    /// `Connection: close`: the server closes the connection after this response.
+    pub connection_close: bool,
 }
 
 impl ResponseHeaders {
@@ -121,6 +123,10 @@ impl ResponseHeaders {
             self.retry_after = parse_decimal(value)
                 .map(|seconds| RetryAfter::Seconds(saturate_u32(seconds)))
                 .or_else(|| parse_http_date(value).map(RetryAfter::At));
+        } else if is(b"connection") {
+            self.connection_close = value
+                .split(|&byte| byte == b',')
+                .any(|option| option.trim_ascii().eq_ignore_ascii_case(b"close"));
         } else if is(b"x-ratelimit-limit") {
             self.rate_limit.limit = parse_decimal(value).map(saturate_u32);
         } else if is(b"x-ratelimit-period") {

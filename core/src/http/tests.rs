@@ -30,18 +30,6 @@ fn series_head_with_deflate_is_exact() {
 }
 
 #[test]
-fn connection_close_is_opt_in_and_counted_in_the_length() {
-    let site = Site::from(Region::Us1);
-    let plain =
-        RequestHead::new(Endpoint::CheckRunV1, &site, KEY).with_body(ContentEncoding::Identity, 2);
-    assert!(!written(&plain).contains("Connection"));
-    let closing = plain.with_connection_close();
-    let text = written(&closing);
-    assert!(text.ends_with("Connection: close\r\n\r\n"), "{text}");
-    assert_eq!(closing.encoded_len(), Ok(text.len()));
-}
-
-#[test]
 fn logs_go_to_the_logs_host_and_identity_has_no_encoding_header() {
     let site = Site::from(Region::Us5);
     let head =
@@ -231,7 +219,19 @@ fn parses_a_recorded_forbidden_response() {
     assert_eq!(head.headers.date, Some(1_641_430_220));
     assert_eq!(head.headers.body_type, Some(BodyType::Json));
     assert_eq!(head.headers.content_length, Some(32));
+    assert!(!head.headers.connection_close, "keep-alive is not close");
     assert_eq!(classify(head.status, &head.headers), Outcome::Reprovision);
+}
+
+#[test]
+fn connection_close_is_found_among_the_options_in_any_case() {
+    let mut headers = ResponseHeaders::default();
+    headers.observe("connection", " Upgrade, CLOSE ");
+    assert!(headers.connection_close);
+    headers.observe("Connection", "keep-alive");
+    assert!(!headers.connection_close, "the later header wins");
+    headers.observe("Connection", "closed");
+    assert!(!headers.connection_close, "only the exact option counts");
 }
 
 #[test]

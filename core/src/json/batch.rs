@@ -1,15 +1,18 @@
-//! The framing shared by every batch writer: a fixed opening (`{"series":[` or `[`),
-//! comma-separated items and a fixed closing (`]}` or `]`).
+//! Batches: [`RecordBatch`], the typed batch over an endpoint's [`BatchFormat`], and the framing
+//! every format shares: a fixed opening (`{"series":[` or `[`), comma-separated items and a fixed
+//! closing (`]}` or `]`).
 //!
 //! The closing always sits right after the last complete item and its bytes are reserved before
 //! an item is written, so the buffer holds a complete, sendable JSON document after every call,
 //! whether the push succeeded or not: an item that does not fit is rolled back whole, never
 //! truncated.
 
+use core::marker::PhantomData;
+
 use super::writer::{JsonWriter, WriteError};
 use super::{BufferTooSmall, PushError};
 
-/// Why [`Batch::push`] refused an item.
+/// Why [`Frame::push`] refused an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FrameError {
     /// No room left in this batch.
@@ -22,7 +25,7 @@ pub(crate) enum FrameError {
 
 /// The framing shared by every batch writer: opening, comma-separated items, closing.
 #[derive(Debug)]
-pub(crate) struct Batch<'a> {
+pub(crate) struct Frame<'a> {
     buf: &'a mut [u8],
     /// Usable length: `min(buf.len(), max_len)`; never less than `open.len() + close.len()`.
     capacity: usize,
@@ -34,7 +37,7 @@ pub(crate) struct Batch<'a> {
     max_items: usize,
 }
 
-impl<'a> Batch<'a> {
+impl<'a> Frame<'a> {
     /// Starts an empty batch in `buf`, using at most `max_len` bytes and `max_items` items.
     pub(crate) fn new(
         buf: &'a mut [u8],
@@ -69,19 +72,6 @@ impl<'a> Batch<'a> {
         self.body_end = self.open.len();
         self.items = 0;
         self.write_close();
-    }
-
-    /// [`push`](Self::push) without a per-item limit, as the public [`PushError`]: with no
-    /// item limit only the batch can be full.
-    pub(crate) fn push_unlimited<E>(
-        &mut self,
-        write_item: impl FnOnce(&mut JsonWriter<'_>) -> Result<(), WriteError>,
-    ) -> Result<(), PushError<E>> {
-        self.push(write_item, usize::MAX)
-            .map_err(|error| match error {
-                FrameError::TooLarge => PushError::TooLarge,
-                FrameError::Full | FrameError::ItemTooLong => PushError::Full,
-            })
     }
 
     /// Appends the item `write_item` writes, or leaves the batch exactly as it was.
@@ -156,38 +146,120 @@ impl<'a> Batch<'a> {
     }
 }
 
-/// Adds the accessors every typed batch shares to a newtype around [`Batch`] (field `0`).
-macro_rules! batch_accessors {
-    ($batch:ident) => {
-        impl<'a> $batch<'a> {
-            /// Number of records in the batch.
-            pub fn len(&self) -> usize {
-                self.0.len()
-            }
+/// One intake endpoint's payload format: how a [`RecordBatch`] validates, writes and frames its
+/// records. Sealed: the formats are this crate's ([`SeriesBatch`](crate::metrics::SeriesBatch)
+/// and its siblings name them).
+pub trait BatchFormat: sealed::Format {}
 
-            /// Whether no record has been pushed (the payload is then valid but empty).
-            pub fn is_empty(&self) -> bool {
-                self.0.len() == 0
-            }
+impl<F: sealed::Format> BatchFormat for F {}
 
-            /// The complete JSON payload so far; valid after every `push`, whatever it returned.
-            pub fn as_payload(&self) -> &[u8] {
-                self.0.payload()
-            }
+pub(crate) mod sealed {
+    use super::super::writer::{JsonWriter, WriteError};
 
-            /// Ends the batch and returns the complete JSON payload, borrowed from the buffer.
-            pub fn finish(self) -> &'a [u8] {
-                self.0.into_payload()
-            }
+    /// What a format declares; implemented next to each record type.
+    pub trait Format {
+        /// The record the batch holds.
+        type Record<'r>;
+        /// Why a record breaks a Datadog rule.
+        type Error;
+        /// Bytes before the first record and after the last.
+        const OPEN: &'static [u8];
+        const CLOSE: &'static [u8];
+        /// The limit of `RecordBatch::new`: the largest body Datadog accepts as sent.
+        const DEFAULT_MAX_LEN: usize;
+        /// The cap on `RecordBatch::with_max_len` (the largest decompressed body).
+        const MAX_LEN: usize;
+        /// Most records per payload.
+        const MAX_RECORDS: usize = usize::MAX;
+        /// Longest serialized record, and the error for one longer than that.
+        const MAX_RECORD: Option<(usize, Self::Error)> = None;
 
-            /// Empties the batch (after its payload was sent) to fill the same buffer again.
-            pub fn clear(&mut self) {
-                self.0.clear();
-            }
-        }
-    };
+        /// Checks `record` against Datadog's rules (times against `now` when known).
+        fn validate(record: &Self::Record<'_>, now: Option<i64>) -> Result<(), Self::Error>;
+
+        /// Writes one record.
+        fn write(out: &mut JsonWriter<'_>, record: &Self::Record<'_>) -> Result<(), WriteError>;
+    }
 }
-pub(crate) use batch_accessors;
+
+/// A payload of one intake endpoint being filled in a caller's buffer.
+///
+/// After every [`push`](Self::push), successful or not, [`as_payload`](Self::as_payload) is a
+/// complete document holding exactly the records pushed successfully. Used through the
+/// endpoints' names: [`SeriesBatch`](crate::metrics::SeriesBatch),
+/// [`SeriesV1Batch`](crate::metrics::SeriesV1Batch),
+/// [`DistributionBatch`](crate::metrics::DistributionBatch), [`LogBatch`](crate::logs::LogBatch)
+/// and [`CheckBatch`](crate::checks::CheckBatch).
+#[derive(Debug)]
+pub struct RecordBatch<'a, F: BatchFormat> {
+    frame: Frame<'a>,
+    format: PhantomData<F>,
+}
+
+impl<'a, F: BatchFormat> RecordBatch<'a, F> {
+    /// An empty batch in `buf`, limited to the largest body the endpoint accepts as sent
+    /// (uncompressed, or compressed, whichever way it is sent).
+    pub fn new(buf: &'a mut [u8]) -> Result<Self, BufferTooSmall> {
+        Self::with_max_len(buf, F::DEFAULT_MAX_LEN)
+    }
+
+    /// An empty batch in `buf`, limited to `max_len` bytes, capped at the endpoint's largest
+    /// decompressed body (above the default limit the caller must compress the payload below
+    /// that limit before sending).
+    pub fn with_max_len(buf: &'a mut [u8], max_len: usize) -> Result<Self, BufferTooSmall> {
+        let max_len = max_len.min(F::MAX_LEN);
+        Frame::new(buf, max_len, F::MAX_RECORDS, F::OPEN, F::CLOSE).map(|frame| Self {
+            frame,
+            format: PhantomData,
+        })
+    }
+
+    /// Validates `record` (its timestamps against `now`, POSIX seconds, when known) and appends
+    /// it. On any error the batch is unchanged.
+    pub fn push(
+        &mut self,
+        record: &F::Record<'_>,
+        now: Option<i64>,
+    ) -> Result<(), PushError<F::Error>> {
+        F::validate(record, now).map_err(PushError::Invalid)?;
+        let (max_record_len, too_long) = match F::MAX_RECORD {
+            Some((len, error)) => (len, Some(error)),
+            None => (usize::MAX, None),
+        };
+        self.frame
+            .push(|out| F::write(out, record), max_record_len)
+            .map_err(|error| match (error, too_long) {
+                (FrameError::TooLarge, _) => PushError::TooLarge,
+                (FrameError::ItemTooLong, Some(too_long)) => PushError::Invalid(too_long),
+                (FrameError::Full | FrameError::ItemTooLong, _) => PushError::Full,
+            })
+    }
+
+    /// Number of records in the batch.
+    pub fn len(&self) -> usize {
+        self.frame.len()
+    }
+
+    /// Whether no record has been pushed (the payload is then valid but empty).
+    pub fn is_empty(&self) -> bool {
+        self.frame.len() == 0
+    }
+
+    /// The complete JSON payload so far; valid after every `push`, whatever it returned.
+    pub fn as_payload(&self) -> &[u8] {
+        self.frame.payload()
+    }
+
+    /// Ends the batch and returns the complete JSON payload, borrowed from the buffer.
+    pub fn finish(self) -> &'a [u8] {
+        self.frame.into_payload()
+    }
+
+    /// Empties the batch (after its payload was sent) to fill the same buffer again.
+    pub fn clear(&mut self) {
+        self.frame.clear();
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -196,7 +268,7 @@ mod tests {
     #[test]
     fn full_push_leaves_previous_items_and_closing_intact() {
         let mut buf = [0u8; 12];
-        let mut batch = Batch::new(&mut buf, usize::MAX, usize::MAX, b"[", b"]").unwrap();
+        let mut batch = Frame::new(&mut buf, usize::MAX, usize::MAX, b"[", b"]").unwrap();
         assert_eq!(batch.payload(), b"[]");
         batch.push(|w| w.string("abc"), usize::MAX).unwrap();
         assert_eq!(batch.payload(), br#"["abc"]"#);
@@ -212,7 +284,7 @@ mod tests {
     #[test]
     fn item_larger_than_empty_batch_is_too_large() {
         let mut buf = [0u8; 6];
-        let mut batch = Batch::new(&mut buf, usize::MAX, 4, b"[", b"]").unwrap();
+        let mut batch = Frame::new(&mut buf, usize::MAX, 4, b"[", b"]").unwrap();
         assert_eq!(
             batch.push(|w| w.string("abcd"), usize::MAX),
             Err(FrameError::TooLarge)
@@ -224,7 +296,7 @@ mod tests {
     #[test]
     fn item_count_limit_reports_full() {
         let mut buf = [0u8; 64];
-        let mut batch = Batch::new(&mut buf, usize::MAX, 1, b"[", b"]").unwrap();
+        let mut batch = Frame::new(&mut buf, usize::MAX, 1, b"[", b"]").unwrap();
         batch.push(|w| w.integer(1), usize::MAX).unwrap();
         assert_eq!(
             batch.push(|w| w.integer(2), usize::MAX),
@@ -236,7 +308,7 @@ mod tests {
     #[test]
     fn item_longer_than_item_limit_is_rolled_back() {
         let mut buf = [0u8; 64];
-        let mut batch = Batch::new(&mut buf, usize::MAX, usize::MAX, b"[", b"]").unwrap();
+        let mut batch = Frame::new(&mut buf, usize::MAX, usize::MAX, b"[", b"]").unwrap();
         assert_eq!(
             batch.push(|w| w.string("abc"), 4),
             Err(FrameError::ItemTooLong)
@@ -250,10 +322,10 @@ mod tests {
     fn max_len_below_buffer_length_caps_the_batch() {
         let mut buf = [0u8; 64];
         assert_eq!(
-            Batch::new(&mut buf, 1, usize::MAX, b"[", b"]").err(),
+            Frame::new(&mut buf, 1, usize::MAX, b"[", b"]").err(),
             Some(BufferTooSmall)
         );
-        let mut batch = Batch::new(&mut buf, 3, usize::MAX, b"[", b"]").unwrap();
+        let mut batch = Frame::new(&mut buf, 3, usize::MAX, b"[", b"]").unwrap();
         assert_eq!(
             batch.push(|w| w.integer(12), usize::MAX),
             Err(FrameError::TooLarge)
@@ -265,7 +337,7 @@ mod tests {
     #[test]
     fn clear_restarts_an_empty_batch() {
         let mut buf = [0u8; 16];
-        let mut batch = Batch::new(&mut buf, usize::MAX, usize::MAX, b"{\"s\":[", b"]}").unwrap();
+        let mut batch = Frame::new(&mut buf, usize::MAX, usize::MAX, b"{\"s\":[", b"]}").unwrap();
         batch.push(|w| w.integer(7), usize::MAX).unwrap();
         batch.clear();
         assert_eq!(batch.payload(), br#"{"s":[]}"#);

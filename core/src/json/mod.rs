@@ -1,13 +1,14 @@
-//! JSON output for the telemetry encoders: a slice writer and the batch framing that keeps a
-//! caller's buffer a complete payload at all times (both crate-internal), plus the errors the
-//! typed batch writers share: [`PushError`] and [`BufferTooSmall`].
+//! JSON output for the telemetry encoders: [`RecordBatch`], the typed batch that keeps a caller's
+//! buffer a complete payload at all times, and the errors every batch shares: [`PushError`] and
+//! [`BufferTooSmall`]. The slice writer underneath is crate-internal.
 
 mod batch;
 mod writer;
 
 use core::fmt;
 
-pub(crate) use batch::{Batch, FrameError, batch_accessors};
+pub(crate) use batch::sealed::Format;
+pub use batch::{BatchFormat, RecordBatch};
 pub(crate) use writer::{JsonWriter, WriteError};
 
 /// Why a record was not added to a batch. The batch is unchanged and still a valid payload.

@@ -11,11 +11,11 @@
 /// The output does not fit into the buffer, or a float was not finite. What was written so far is
 /// incomplete and must be discarded by the caller (the batch writer rolls it back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct WriteError;
+pub struct WriteError;
 
 /// Writes JSON tokens into a slice, never past its end.
 #[derive(Debug)]
-pub(crate) struct JsonWriter<'b> {
+pub struct JsonWriter<'b> {
     buf: &'b mut [u8],
     len: usize,
 }

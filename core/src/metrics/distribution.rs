@@ -4,10 +4,9 @@
 
 use super::{
     DISTRIBUTION_MAX_DECOMPRESSED_BYTES, DISTRIBUTION_MAX_PAYLOAD_BYTES, MetricError,
-    check_point_time, check_value,
+    check_host_and_tags, check_name_and_points,
 };
-use crate::intake::{is_valid_host, validate_metric_name, validate_tags};
-use crate::json::{Batch, BufferTooSmall, JsonWriter, PushError, WriteError, batch_accessors};
+use crate::json::{Format, JsonWriter, RecordBatch, WriteError};
 
 /// The samples of one distribution taken at (or aggregated up to) one timestamp.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,59 +64,40 @@ impl<'a> DistributionSeries<'a> {
 
     /// Checks the distribution against Datadog's rules; timestamps against `now` when known.
     pub fn validate(&self, now: Option<i64>) -> Result<(), MetricError> {
-        validate_metric_name(self.metric).map_err(MetricError::InvalidName)?;
-        if self.points.is_empty() {
-            return Err(MetricError::NoPoints);
-        }
-        for point in self.points {
-            if point.values.is_empty() {
-                return Err(MetricError::NoPoints);
-            }
-            point
-                .values
-                .iter()
-                .try_for_each(|value| check_value(*value))?;
-            check_point_time(point.timestamp, now)?;
-        }
-        if self.host.is_some_and(|host| !is_valid_host(host)) {
-            return Err(MetricError::InvalidHost);
-        }
-        validate_tags(self.tags).map_err(MetricError::InvalidTag)
+        check_name_and_points(self.metric, self.points, now, |point| {
+            (point.timestamp, point.values)
+        })?;
+        check_host_and_tags(self.host, self.tags)
     }
 }
 
 /// A `/api/v1/distribution_points` payload being filled in a caller's buffer; complete and
-/// valid after every [`push`](Self::push). Send it with `Content-Type: text/json`; the only
+/// valid after every [`push`](RecordBatch::push). Send it with `Content-Type: text/json`; the only
 /// compression this endpoint accepts is `deflate` (zlib).
+///
+/// Limits: [`DISTRIBUTION_MAX_PAYLOAD_BYTES`] by default, at most [`DISTRIBUTION_MAX_DECOMPRESSED_BYTES`].
+pub type DistributionBatch<'a> = RecordBatch<'a, DistributionPayload>;
+
+/// The payload format of [`DistributionBatch`].
 #[derive(Debug)]
-pub struct DistributionBatch<'a>(Batch<'a>);
+pub enum DistributionPayload {}
 
-impl<'a> DistributionBatch<'a> {
-    /// An empty batch in `buf`, limited to [`DISTRIBUTION_MAX_PAYLOAD_BYTES`].
-    pub fn new(buf: &'a mut [u8]) -> Result<Self, BufferTooSmall> {
-        Self::with_max_len(buf, DISTRIBUTION_MAX_PAYLOAD_BYTES)
+impl Format for DistributionPayload {
+    type Record<'r> = DistributionSeries<'r>;
+    type Error = MetricError;
+    const OPEN: &'static [u8] = b"{\"series\":[";
+    const CLOSE: &'static [u8] = b"]}";
+    const DEFAULT_MAX_LEN: usize = DISTRIBUTION_MAX_PAYLOAD_BYTES;
+    const MAX_LEN: usize = DISTRIBUTION_MAX_DECOMPRESSED_BYTES;
+
+    fn validate(record: &DistributionSeries<'_>, now: Option<i64>) -> Result<(), MetricError> {
+        record.validate(now)
     }
 
-    /// An empty batch in `buf`, limited to `max_len` bytes (capped at
-    /// [`DISTRIBUTION_MAX_DECOMPRESSED_BYTES`]).
-    pub fn with_max_len(buf: &'a mut [u8], max_len: usize) -> Result<Self, BufferTooSmall> {
-        let max_len = max_len.min(DISTRIBUTION_MAX_DECOMPRESSED_BYTES);
-        Batch::new(buf, max_len, usize::MAX, b"{\"series\":[", b"]}").map(Self)
-    }
-
-    /// Validates `series` (timestamps against `now`, POSIX seconds, when known) and appends it.
-    /// On any error the batch is unchanged.
-    pub fn push(
-        &mut self,
-        series: &DistributionSeries<'_>,
-        now: Option<i64>,
-    ) -> Result<(), PushError<MetricError>> {
-        series.validate(now).map_err(PushError::Invalid)?;
-        self.0.push_unlimited(|out| write_distribution(out, series))
+    fn write(out: &mut JsonWriter<'_>, record: &DistributionSeries<'_>) -> Result<(), WriteError> {
+        write_distribution(out, record)
     }
 }
-
-batch_accessors!(DistributionBatch);
 
 /// Writes one distribution object; a point is the pair `[timestamp, [values...]]`.
 fn write_distribution(

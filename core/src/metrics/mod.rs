@@ -43,7 +43,9 @@ pub use distribution::{DistributionBatch, DistributionPoint, DistributionSeries}
 pub use series::{MetricType, Point, Resource, Series, SeriesBatch};
 pub use series_v1::{SeriesV1, SeriesV1Batch};
 
-use crate::intake::{NameError, TagError, TimeError};
+use crate::intake::{
+    NameError, TagError, TimeError, is_valid_host, validate_metric_name, validate_tags,
+};
 
 /// Largest `/api/v2/series` request body Datadog accepts, in bytes (compressed, or raw when sent
 /// uncompressed). The default limit of [`SeriesBatch::new`].
@@ -110,6 +112,36 @@ impl fmt::Display for MetricError {
             Self::InvalidHost => f.write_str("host is not a valid host name"),
         }
     }
+}
+
+/// The checks every metric record shares: its name, at least one point, and each point's values
+/// (finite, at least one) and timestamp (against `now` when known).
+fn check_name_and_points<'v, P>(
+    metric: &str,
+    points: &'v [P],
+    now: Option<i64>,
+    point: impl Fn(&'v P) -> (i64, &'v [f64]),
+) -> Result<(), MetricError> {
+    validate_metric_name(metric).map_err(MetricError::InvalidName)?;
+    if points.is_empty() {
+        return Err(MetricError::NoPoints);
+    }
+    for (timestamp, values) in points.iter().map(point) {
+        if values.is_empty() {
+            return Err(MetricError::NoPoints);
+        }
+        values.iter().try_for_each(|value| check_value(*value))?;
+        check_point_time(timestamp, now)?;
+    }
+    Ok(())
+}
+
+/// The v1 endpoints' `host` field and the tags every metric record carries.
+fn check_host_and_tags(host: Option<&str>, tags: &[&str]) -> Result<(), MetricError> {
+    if host.is_some_and(|host| !is_valid_host(host)) {
+        return Err(MetricError::InvalidHost);
+    }
+    validate_tags(tags).map_err(MetricError::InvalidTag)
 }
 
 /// Checks a point timestamp against the window Datadog accepts around `now`.

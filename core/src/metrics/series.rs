@@ -3,10 +3,10 @@
 
 use super::{
     LABEL_MAX_CHARS, MetricError, SERIES_MAX_DECOMPRESSED_BYTES, SERIES_MAX_PAYLOAD_BYTES,
-    UNIT_MAX_BYTES, check_point_time, check_value,
+    UNIT_MAX_BYTES, check_name_and_points,
 };
-use crate::intake::{is_label, validate_metric_name, validate_tags};
-use crate::json::{Batch, BufferTooSmall, JsonWriter, PushError, WriteError, batch_accessors};
+use crate::intake::{is_label, validate_tags};
+use crate::json::{Format, JsonWriter, RecordBatch, WriteError};
 
 /// The v2 metric intake type (`type`, an integer on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -146,14 +146,9 @@ impl<'a> Series<'a> {
     /// Checks the series against Datadog's rules; timestamps against `now` (POSIX seconds) when
     /// the device knows the time.
     pub fn validate(&self, now: Option<i64>) -> Result<(), MetricError> {
-        validate_metric_name(self.metric).map_err(MetricError::InvalidName)?;
-        if self.points.is_empty() {
-            return Err(MetricError::NoPoints);
-        }
-        for point in self.points {
-            check_value(point.value)?;
-            check_point_time(point.timestamp, now)?;
-        }
+        check_name_and_points(self.metric, self.points, now, |point| {
+            (point.timestamp, core::slice::from_ref(&point.value))
+        })?;
         if self.interval.is_some_and(|seconds| seconds <= 0) {
             return Err(MetricError::InvalidInterval);
         }
@@ -188,39 +183,33 @@ fn is_unit(unit: &str) -> bool {
 
 /// A `/api/v2/series` payload being filled in a caller's buffer.
 ///
-/// After every [`push`](Self::push), successful or not, [`as_payload`](Self::as_payload) is a
+/// After every [`push`](RecordBatch::push), successful or not, [`as_payload`](RecordBatch::as_payload) is a
 /// complete `{"series":[...]}` document holding exactly the series pushed successfully.
+///
+/// Limits: [`SERIES_MAX_PAYLOAD_BYTES`] by default (safe to send uncompressed or compressed), at most [`SERIES_MAX_DECOMPRESSED_BYTES`] with
+/// [`with_max_len`](RecordBatch::with_max_len) when the payload is compressed afterwards.
+pub type SeriesBatch<'a> = RecordBatch<'a, SeriesPayload>;
+
+/// The payload format of [`SeriesBatch`].
 #[derive(Debug)]
-pub struct SeriesBatch<'a>(Batch<'a>);
+pub enum SeriesPayload {}
 
-impl<'a> SeriesBatch<'a> {
-    /// An empty batch in `buf`, limited to [`SERIES_MAX_PAYLOAD_BYTES`] (safe to send
-    /// uncompressed or compressed).
-    pub fn new(buf: &'a mut [u8]) -> Result<Self, BufferTooSmall> {
-        Self::with_max_len(buf, SERIES_MAX_PAYLOAD_BYTES)
+impl Format for SeriesPayload {
+    type Record<'r> = Series<'r>;
+    type Error = MetricError;
+    const OPEN: &'static [u8] = b"{\"series\":[";
+    const CLOSE: &'static [u8] = b"]}";
+    const DEFAULT_MAX_LEN: usize = SERIES_MAX_PAYLOAD_BYTES;
+    const MAX_LEN: usize = SERIES_MAX_DECOMPRESSED_BYTES;
+
+    fn validate(record: &Series<'_>, now: Option<i64>) -> Result<(), MetricError> {
+        record.validate(now)
     }
 
-    /// An empty batch in `buf`, limited to `max_len` bytes (capped at
-    /// [`SERIES_MAX_DECOMPRESSED_BYTES`]; above [`SERIES_MAX_PAYLOAD_BYTES`] the caller must
-    /// compress the payload below that before sending).
-    pub fn with_max_len(buf: &'a mut [u8], max_len: usize) -> Result<Self, BufferTooSmall> {
-        let max_len = max_len.min(SERIES_MAX_DECOMPRESSED_BYTES);
-        Batch::new(buf, max_len, usize::MAX, b"{\"series\":[", b"]}").map(Self)
-    }
-
-    /// Validates `series` (timestamps against `now`, POSIX seconds, when known) and appends it.
-    /// On any error the batch is unchanged.
-    pub fn push(
-        &mut self,
-        series: &Series<'_>,
-        now: Option<i64>,
-    ) -> Result<(), PushError<MetricError>> {
-        series.validate(now).map_err(PushError::Invalid)?;
-        self.0.push_unlimited(|out| write_series(out, series))
+    fn write(out: &mut JsonWriter<'_>, record: &Series<'_>) -> Result<(), WriteError> {
+        write_series(out, record)
     }
 }
-
-batch_accessors!(SeriesBatch);
 
 /// Writes one series object.
 fn write_series(out: &mut JsonWriter<'_>, series: &Series<'_>) -> Result<(), WriteError> {

@@ -3,10 +3,9 @@
 
 use super::{
     MetricError, MetricType, Point, V1_SERIES_MAX_DECOMPRESSED_BYTES, V1_SERIES_MAX_PAYLOAD_BYTES,
-    check_point_time, check_value,
+    check_host_and_tags, check_name_and_points,
 };
-use crate::intake::{is_valid_host, validate_metric_name, validate_tags};
-use crate::json::{Batch, BufferTooSmall, JsonWriter, PushError, WriteError, batch_accessors};
+use crate::json::{Format, JsonWriter, RecordBatch, WriteError};
 
 /// One v1 series: points as `[timestamp, value]` pairs, the host as a field.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,55 +59,42 @@ impl<'a> SeriesV1<'a> {
     /// Checks the series against Datadog's rules; timestamps against `now` (POSIX seconds) when
     /// the device knows the time.
     pub fn validate(&self, now: Option<i64>) -> Result<(), MetricError> {
-        validate_metric_name(self.metric).map_err(MetricError::InvalidName)?;
-        if self.points.is_empty() {
-            return Err(MetricError::NoPoints);
-        }
-        for point in self.points {
-            check_value(point.value)?;
-            check_point_time(point.timestamp, now)?;
-        }
+        check_name_and_points(self.metric, self.points, now, |point| {
+            (point.timestamp, core::slice::from_ref(&point.value))
+        })?;
         if self.interval.is_some_and(|seconds| seconds <= 0) {
             return Err(MetricError::InvalidInterval);
         }
-        if self.host.is_some_and(|host| !is_valid_host(host)) {
-            return Err(MetricError::InvalidHost);
-        }
-        validate_tags(self.tags).map_err(MetricError::InvalidTag)
+        check_host_and_tags(self.host, self.tags)
     }
 }
 
 /// A `/api/v1/series` payload being filled in a caller's buffer; complete and valid after every
-/// [`push`](Self::push).
+/// [`push`](RecordBatch::push).
+///
+/// Limits: [`V1_SERIES_MAX_PAYLOAD_BYTES`] by default, at most [`V1_SERIES_MAX_DECOMPRESSED_BYTES`].
+pub type SeriesV1Batch<'a> = RecordBatch<'a, SeriesV1Payload>;
+
+/// The payload format of [`SeriesV1Batch`].
 #[derive(Debug)]
-pub struct SeriesV1Batch<'a>(Batch<'a>);
+pub enum SeriesV1Payload {}
 
-impl<'a> SeriesV1Batch<'a> {
-    /// An empty batch in `buf`, limited to [`V1_SERIES_MAX_PAYLOAD_BYTES`].
-    pub fn new(buf: &'a mut [u8]) -> Result<Self, BufferTooSmall> {
-        Self::with_max_len(buf, V1_SERIES_MAX_PAYLOAD_BYTES)
+impl Format for SeriesV1Payload {
+    type Record<'r> = SeriesV1<'r>;
+    type Error = MetricError;
+    const OPEN: &'static [u8] = b"{\"series\":[";
+    const CLOSE: &'static [u8] = b"]}";
+    const DEFAULT_MAX_LEN: usize = V1_SERIES_MAX_PAYLOAD_BYTES;
+    const MAX_LEN: usize = V1_SERIES_MAX_DECOMPRESSED_BYTES;
+
+    fn validate(record: &SeriesV1<'_>, now: Option<i64>) -> Result<(), MetricError> {
+        record.validate(now)
     }
 
-    /// An empty batch in `buf`, limited to `max_len` bytes (capped at
-    /// [`V1_SERIES_MAX_DECOMPRESSED_BYTES`]).
-    pub fn with_max_len(buf: &'a mut [u8], max_len: usize) -> Result<Self, BufferTooSmall> {
-        let max_len = max_len.min(V1_SERIES_MAX_DECOMPRESSED_BYTES);
-        Batch::new(buf, max_len, usize::MAX, b"{\"series\":[", b"]}").map(Self)
-    }
-
-    /// Validates `series` (timestamps against `now`, POSIX seconds, when known) and appends it.
-    /// On any error the batch is unchanged.
-    pub fn push(
-        &mut self,
-        series: &SeriesV1<'_>,
-        now: Option<i64>,
-    ) -> Result<(), PushError<MetricError>> {
-        series.validate(now).map_err(PushError::Invalid)?;
-        self.0.push_unlimited(|out| write_series_v1(out, series))
+    fn write(out: &mut JsonWriter<'_>, record: &SeriesV1<'_>) -> Result<(), WriteError> {
+        write_series_v1(out, record)
     }
 }
-
-batch_accessors!(SeriesV1Batch);
 
 /// The v1 name of a metric type, `None` for unspecified (the field is then omitted).
 fn v1_type_name(metric_type: MetricType) -> Option<&'static str> {

@@ -19,7 +19,7 @@ use embedded_tls::{
     TlsError, TlsVerifier,
 };
 
-use super::signatures::{verify_certificate_signature, verify_handshake_signature};
+use super::signatures::{ensure_enabled, verify_certificate_signature, verify_handshake_signature};
 use super::tls::ServerTrust;
 use super::x509::{Certificate, PublicKey, RSA_MAX_MODULUS_BYTES, host_matches};
 
@@ -35,6 +35,9 @@ pub enum CertificateError {
     Malformed,
     /// A signature algorithm or key type/size ddlink does not verify (see the module docs).
     UnsupportedAlgorithm,
+    /// The chain or the handshake signature needs ECDSA on a curve this build leaves out: enable
+    /// ddlink-core's feature `x509-p256` or `x509-p384`.
+    AlgorithmNotEnabled,
     /// A certificate carries a critical extension ddlink does not understand.
     UnknownCriticalExtension,
     /// A signature in the chain, or the server's handshake signature, is wrong: forged,
@@ -61,6 +64,7 @@ impl core::fmt::Display for CertificateError {
         f.write_str(match self {
             Self::Malformed => "malformed certificate",
             Self::UnsupportedAlgorithm => "unsupported signature algorithm or key",
+            Self::AlgorithmNotEnabled => "signature algorithm not enabled in this build",
             Self::UnknownCriticalExtension => "unknown critical certificate extension",
             Self::BadSignature => "bad signature",
             Self::UnknownIssuer => "chain does not end at a trust anchor",
@@ -198,6 +202,8 @@ fn verify_chain<'c>(
     if !leaf.any_dns_name(|name| host_matches(name, host.as_bytes())) {
         return Err(CertificateError::NameMismatch);
     }
+    // The leaf key signs the handshake: a chain it could never be used with is refused here.
+    ensure_enabled(&leaf.public_key)?;
     let mut current = leaf;
     let mut issuers = issuers.iter();
     loop {

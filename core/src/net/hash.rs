@@ -1,4 +1,5 @@
-//! SHA-2 digests of several parts into a caller's buffer, for the hash an algorithm names.
+//! SHA-2 digests of several parts into a caller's buffer, for the hash an algorithm names
+//! (sha2 0.10, the version embedded-tls uses; compact with the feature `small-code`).
 
 use super::x509::Hash;
 
@@ -17,7 +18,7 @@ impl Hash {
 
     /// Hashes the concatenation of `parts` into the start of `out` and returns that part.
     pub(crate) fn digest<'o>(self, parts: &[&[u8]], out: &'o mut [u8; MAX_DIGEST_LEN]) -> &'o [u8] {
-        fn run<D: sha2::Digest>(parts: &[&[u8]], out: &mut [u8]) {
+        fn run<D: sha2_tls::Digest>(parts: &[&[u8]], out: &mut [u8]) {
             let mut hasher = D::new();
             for part in parts {
                 hasher.update(part);
@@ -26,9 +27,9 @@ impl Hash {
         }
         let (digest, _) = out.split_at_mut(self.len());
         match self {
-            Self::Sha256 => run::<sha2::Sha256>(parts, digest),
-            Self::Sha384 => run::<sha2::Sha384>(parts, digest),
-            Self::Sha512 => run::<sha2::Sha512>(parts, digest),
+            Self::Sha256 => run::<sha2_tls::Sha256>(parts, digest),
+            Self::Sha384 => run::<sha2_tls::Sha384>(parts, digest),
+            Self::Sha512 => run::<sha2_tls::Sha512>(parts, digest),
         }
         digest
     }

@@ -4,6 +4,7 @@
 //! [`crate::http`], verdicts from [`crate::http::classify`], back-off from [`crate::retry`].
 //!
 //! - [`Uploader`]: the bounded payload queue and its send loop, with [`UploaderCounters`];
+//! - [`Connection`]: one kept-alive connection to an intake host, lent [`TlsBuffers`];
 //! - [`tls`]: the verifying crypto provider and [`tls::open_verified`], on the heap-free
 //!   certificate path: `der` (DER reader) → `x509` (certificate fields) → `rsa` / `signatures`
 //!   (RSA and ECDSA checks) → `chain` (the chain walk and embedded-tls verifier);
@@ -22,7 +23,8 @@ mod x509;
 
 pub use queue::{PayloadInfo, PayloadQueue, QueueError};
 pub use tls::{CertificateError, ServerTrust, TrustAnchor};
-pub use transport::{ExchangeError, NetBuffers, Security};
+pub use transport::{Connection, ExchangeBuffers, ExchangeError, NetBuffers, Security, TlsBuffers};
 pub use uploader::{
-    CredentialsError, DropCause, RetryCause, SendReport, Uploader, UploaderCounters,
+    CredentialsError, DEFAULT_IDLE_TIMEOUT_MS, DropCause, RetryCause, SendReport, Uploader,
+    UploaderCounters,
 };

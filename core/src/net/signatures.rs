@@ -1,9 +1,10 @@
 //! Signature checks by algorithm: certificate signatures (PKCS#1 v1.5 RSA or ECDSA, any
 //! SHA-2) and the TLS 1.3 `CertificateVerify` schemes ddlink offers (RSA-PSS-RSAE and ECDSA
-//! P-256 / P-384). ECDSA keys and signatures come from the `p256` / `p384` crates.
+//! P-256 / P-384). ECDSA keys and signatures come from the `p256` / `p384` crates, each only
+//! with its feature (`x509-p256`, `x509-p384`); a curve left out fails as
+//! [`CertificateError::AlgorithmNotEnabled`], never as a pass.
 
 use embedded_tls::SignatureScheme;
-use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
 
 use super::chain::CertificateError;
 use super::hash::MAX_DIGEST_LEN;
@@ -68,28 +69,55 @@ pub(crate) fn verify_handshake_signature(
         .map_err(|_| CertificateError::BadSignature)
 }
 
+/// Whether this build can check signatures by `key`: ECDSA keys on a curve whose feature is off
+/// fail as [`CertificateError::AlgorithmNotEnabled`].
+pub(crate) fn ensure_enabled(key: &PublicKey<'_>) -> Result<(), CertificateError> {
+    match key {
+        PublicKey::P256(_) if !cfg!(feature = "x509-p256") => {
+            Err(CertificateError::AlgorithmNotEnabled)
+        }
+        PublicKey::P384(_) if !cfg!(feature = "x509-p384") => {
+            Err(CertificateError::AlgorithmNotEnabled)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// ECDSA over a prehashed message; a hash longer than the curve is truncated as FIPS 186 says.
+#[cfg_attr(
+    not(any(feature = "x509-p256", feature = "x509-p384")),
+    allow(
+        unused_variables,
+        reason = "no curve in this build: every ECDSA key is refused before these are read"
+    )
+)]
 fn verify_ecdsa(
     key: &PublicKey<'_>,
     prehash: &[u8],
     signature: &[u8],
 ) -> Result<(), CertificateError> {
+    ensure_enabled(key)?;
     let verified = match key {
+        #[cfg(feature = "x509-p256")]
         PublicKey::P256(point) => {
+            use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
             let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
                 .map_err(|_| CertificateError::Malformed)?;
             let signature = p256::ecdsa::DerSignature::from_bytes(signature)
                 .map_err(|_| CertificateError::BadSignature)?;
             key.verify_prehash(prehash, &signature).is_ok()
         }
+        #[cfg(feature = "x509-p384")]
         PublicKey::P384(point) => {
+            use p384::ecdsa::signature::hazmat::PrehashVerifier as _;
             let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
                 .map_err(|_| CertificateError::Malformed)?;
             let signature = p384::ecdsa::DerSignature::from_bytes(signature)
                 .map_err(|_| CertificateError::BadSignature)?;
             key.verify_prehash(prehash, &signature).is_ok()
         }
-        PublicKey::Rsa { .. } => false,
+        // RSA keys, and curves this build leaves out (refused above).
+        _ => false,
     };
     if verified {
         Ok(())

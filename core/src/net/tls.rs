@@ -10,7 +10,9 @@
 //!
 //! Server keys: RSA 2048–4096 bits (chains signed with PKCS#1 v1.5 SHA-256/384/512; the
 //! handshake signed with RSA-PSS-RSAE SHA-256/384/512, whichever the server picks) and ECDSA
-//! P-256 / P-384; chains may mix them. The ClientHello offers exactly these schemes.
+//! P-256 / P-384 (features `x509-p256` / `x509-p384`); chains may mix them. The ClientHello offers
+//! these schemes, and embedded-tls always adds the ECDSA ones (and Ed25519): a curve left out of
+//! the build, like Ed25519, fails the handshake with a [`CertificateError`], never passes it.
 
 use embedded_io_async::{Read, Write};
 use embedded_tls::{

@@ -6,18 +6,25 @@
 //! [`SendReport::Reprovision`] until [`Uploader::set_credentials`] brings a new one. Nothing is
 //! lost silently: every item is accepted, still queued, or counted in [`UploaderCounters`].
 //!
-//! The uploader owns no timer and no socket: the caller passes the TCP/DNS stack, a monotonic
-//! time in milliseconds and a CSPRNG to each [`Uploader::send_next`], and decides how to wait.
-//! Dropping a `send_next` future mid-flight (e.g. on a timeout) keeps the payload queued, so a
-//! payload can be delivered twice but never lost.
+//! The uploader owns no timer and no socket: the caller passes a [`Connection`] (kept open from
+//! one call to the next, HTTP/1.1 keep-alive), the TCP/DNS stack, a monotonic time in
+//! milliseconds and a CSPRNG to each [`Uploader::send_next`], and decides how to wait. When the
+//! connection closes (the server said `Connection: close`, an exchange failed, it sat idle longer
+//! than [`Uploader::with_idle_timeout_ms`], or the next payload goes to another host),
+//! `send_next` answers [`SendReport::Reconnect`] and the caller brings a new one. A request that
+//! fails on a reused connection (the server closed it while idle) goes again at once on a fresh
+//! one; on a fresh connection a failure backs off. Dropping a `send_next` future mid-flight (e.g.
+//! on a timeout) keeps the payload queued and retires the connection, so a payload can be
+//! delivered twice but never lost.
 
 use core::marker::PhantomData;
 
+use embedded_io_async::{Read, Write};
 use embedded_nal_async::{Dns, TcpConnect};
 use embedded_tls::{CryptoRngCore, NoClock, TlsClock};
 
 use super::queue::{PayloadInfo, PayloadQueue, QueueError};
-use super::transport::{ExchangeError, NetBuffers, Security, exchange};
+use super::transport::{Connection, ExchangeBuffers, ExchangeError, Request, Security, exchange};
 use crate::http::{ContentEncoding, DropReason, Endpoint, Outcome, RequestHead, classify};
 use crate::provision::ApiKey;
 use crate::retry::{Backoff, BackoffConfig};
@@ -73,7 +80,16 @@ pub enum SendReport {
     },
     /// Datadog refused the API key: the payload stays, the key is forgotten; re-provision.
     Reprovision,
+    /// The connection is closed (see [`Connection::is_closed`]) or was just closed because it
+    /// sat idle or the next payload goes to another host; the payload stays: call again at once
+    /// with a new [`Connection`].
+    Reconnect,
 }
+
+/// How long a kept-alive connection may sit unused before the uploader closes it, unless the
+/// firmware chooses otherwise: longer than a 10 s flush interval, shorter than the idle timeouts
+/// of common load balancers (60 s), so the device, not the server, decides when it closes.
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 30_000;
 
 /// Running totals since the uploader was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -83,6 +99,11 @@ pub struct UploaderCounters {
     pub enqueued: u32,
     /// Exchanges started (each attempt of each payload).
     pub sent: u32,
+    /// Connections opened (with TLS, each one a full handshake).
+    pub connections_opened: u32,
+    /// Requests that failed on a reused connection (the server had closed it) and went again at
+    /// once on a fresh one, without back-off (not counted in `retried`).
+    pub stale_retries: u32,
     /// Payloads Datadog accepted.
     pub accepted: u32,
     /// Attempts that will be retried (status or network).
@@ -150,7 +171,8 @@ struct Credentials {
 pub struct Uploader<'a, const SLOTS: usize, const SLOT_BYTES: usize, C: TlsClock = NoClock> {
     queue: PayloadQueue<SLOTS, SLOT_BYTES>,
     security: Security<'a>,
-    buffers: NetBuffers<'a>,
+    buffers: ExchangeBuffers<'a>,
+    idle_timeout_ms: u64,
     credentials: Option<Credentials>,
     backoff: Backoff,
     next_attempt_ms: u64,
@@ -174,18 +196,56 @@ impl<const SLOTS: usize, const SLOT_BYTES: usize, C: TlsClock> core::fmt::Debug
 impl<'a, const SLOTS: usize, const SLOT_BYTES: usize, C: TlsClock>
     Uploader<'a, SLOTS, SLOT_BYTES, C>
 {
-    /// An empty uploader without credentials.
-    pub fn new(security: Security<'a>, buffers: NetBuffers<'a>, backoff: BackoffConfig) -> Self {
+    /// An empty uploader without credentials, closing idle connections after
+    /// [`DEFAULT_IDLE_TIMEOUT_MS`].
+    pub fn new(
+        security: Security<'a>,
+        buffers: ExchangeBuffers<'a>,
+        backoff: BackoffConfig,
+    ) -> Self {
         Self {
             queue: PayloadQueue::new(),
             security,
             buffers,
+            idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
             credentials: None,
             backoff: Backoff::new(backoff),
             next_attempt_ms: 0,
             counters: UploaderCounters::default(),
             _clock: PhantomData,
         }
+    }
+
+    /// Closes connections unused for `idle_timeout_ms` (see [`Uploader::close_if_idle`]).
+    #[must_use]
+    pub fn with_idle_timeout_ms(mut self, idle_timeout_ms: u64) -> Self {
+        self.idle_timeout_ms = idle_timeout_ms;
+        self
+    }
+
+    /// When `connection`, if open, has been idle for the idle timeout (monotonic ms): the caller
+    /// should come back then and call [`Uploader::close_if_idle`].
+    pub fn idle_deadline_ms<S: Read + Write>(&self, connection: &Connection<'_, S>) -> Option<u64> {
+        connection.is_open().then(|| {
+            connection
+                .last_used_ms()
+                .saturating_add(self.idle_timeout_ms)
+        })
+    }
+
+    /// Closes `connection` if it has been idle for the idle timeout at `now_ms`; true if it did.
+    pub async fn close_if_idle<S: Read + Write>(
+        &self,
+        connection: &mut Connection<'_, S>,
+        now_ms: u64,
+    ) -> bool {
+        let idle = self
+            .idle_deadline_ms(connection)
+            .is_some_and(|deadline| now_ms >= deadline);
+        if idle {
+            connection.close().await;
+        }
+        idle
     }
 
     /// Installs the site and API key from provisioning (replacing, and so zeroizing, any
@@ -257,10 +317,12 @@ impl<'a, const SLOTS: usize, const SLOT_BYTES: usize, C: TlsClock>
         }
     }
 
-    /// Tries the oldest payload once, if its back-off has elapsed at `now_ms` (monotonic).
-    pub async fn send_next<T, D, R>(
+    /// Tries the oldest payload once on `connection`, if its back-off has elapsed at `now_ms`
+    /// (monotonic).
+    pub async fn send_next<'t, T, D, R>(
         &mut self,
-        tcp: &T,
+        connection: &mut Connection<'_, T::Connection<'t>>,
+        tcp: &'t T,
         dns: &D,
         now_ms: u64,
         rng: &mut R,
@@ -286,20 +348,26 @@ impl<'a, const SLOTS: usize, const SLOT_BYTES: usize, C: TlsClock>
             &credentials.site,
             credentials.api_key.as_str(),
         )
-        .with_body(info.encoding, body.len())
-        // One request per connection (see `exchange`): let the server close its side at once.
-        .with_connection_close();
+        .with_body(info.encoding, body.len());
+        let other_host = connection.host().is_some_and(|host| host != head.host());
+        if connection.is_closed() || other_host || self.close_if_idle(connection, now_ms).await {
+            connection.close().await;
+            return SendReport::Reconnect;
+        }
+        let reused = connection.is_open();
         self.counters.sent = self.counters.sent.saturating_add(1);
-        let result = exchange::<_, _, _, C>(
-            tcp,
-            dns,
-            self.security,
-            &head,
+        let request = Request {
+            security: self.security,
+            head: &head,
             body,
-            &mut self.buffers,
-            &mut *rng,
-        )
-        .await;
+            now_ms,
+        };
+        let result =
+            exchange::<_, _, _, C>(connection, tcp, dns, request, &mut self.buffers, &mut *rng)
+                .await;
+        if !reused && connection.host().is_some() {
+            self.counters.connections_opened = self.counters.connections_opened.saturating_add(1);
+        }
         match result {
             Ok(response) => match classify(response.status, &response.headers) {
                 Outcome::Accepted => {
@@ -328,6 +396,10 @@ impl<'a, const SLOTS: usize, const SLOT_BYTES: usize, C: TlsClock>
                 }
             },
             Err(ExchangeError::Request(_)) => self.drop_front(info, DropCause::Unsendable),
+            Err(ExchangeError::Io) if reused => {
+                self.counters.stale_retries = self.counters.stale_retries.saturating_add(1);
+                SendReport::Reconnect
+            }
             Err(error) => {
                 self.counters.network_errors = self.counters.network_errors.saturating_add(1);
                 self.retry(info, RetryCause::Network(error), None, now_ms, rng)

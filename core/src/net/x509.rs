@@ -4,7 +4,8 @@
 //!
 //! Supported: version 1–3 certificates; signatures `sha{256,384,512}WithRSAEncryption` and
 //! `ecdsa-with-SHA{256,384,512}`; keys `rsaEncryption` (2048–4096-bit modulus, exponent up to
-//! 32 bits) and `id-ecPublicKey` on P-256 or P-384. Not supported (refused): RSASSA-PSS or
+//! 32 bits) and `id-ecPublicKey` on P-256 or P-384 (parsed in every build; checked only with the
+//! curve's feature, see `signatures`). Not supported (refused): RSASSA-PSS or
 //! Ed25519 *certificate* signatures, other curves, unknown critical extensions (fail closed).
 
 use super::chain::CertificateError;

@@ -42,7 +42,9 @@ const DEVICE_SOCKETS: usize = DEVICE_TCP_CONNECTIONS + 2;
 const ROUTER_SOCKETS: usize = 32;
 const ROUTER_TCP_BUFFER: usize = 8192;
 /// A forwarded connection idle this long is torn down, so a vanished peer cannot wedge a slot.
-const FORWARD_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longer than the firmware's keep-alive idle timeout: the device, not the router, decides when
+/// a kept-alive connection ends.
+const FORWARD_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// How soon an idle forwarded connection checks that the device still has it.
 const FORWARD_KEEP_ALIVE: Duration = Duration::from_millis(500);
 
@@ -136,6 +138,9 @@ pub struct LinkStats {
     pub forwarded_connections: u64,
     /// Forwarding attempts whose host port refused the connection.
     pub refused_connections: u64,
+    /// TCP payload bytes relayed both ways on forwarded connections (TLS records included;
+    /// IP and TCP headers, DNS and retransmissions not).
+    pub tcp_payload_bytes: u64,
 }
 
 /// Shared, single-threaded counters and the loss generator.
@@ -374,7 +379,7 @@ async fn forward_port(stack: Stack<'_>, port: u16, host_port: u16, link: &Link) 
         match Async::<TcpStream>::connect(host).await {
             Ok(upstream) => {
                 link.update(|s| s.forwarded_connections += 1);
-                pipe(&mut socket, &upstream).await;
+                pipe(&mut socket, &upstream, link).await;
                 socket.close();
                 // Best effort: the peer may already be gone.
                 let _ = socket.flush().await;
@@ -391,7 +396,7 @@ async fn forward_port(stack: Stack<'_>, port: u16, host_port: u16, link: &Link) 
 /// Copies both ways until the host side finishes. A device-side end of stream (FIN) half-closes
 /// the host socket and keeps relaying the host's answer; a device-side reset ends the relay at
 /// once, since nobody is left to read the answer.
-async fn pipe(socket: &mut TcpSocket<'_>, upstream: &Async<TcpStream>) {
+async fn pipe(socket: &mut TcpSocket<'_>, upstream: &Async<TcpStream>, link: &Link) {
     let (mut device_reader, mut device_writer) = socket.split();
     let to_host = async {
         let mut buf = [0u8; 2048];
@@ -407,6 +412,7 @@ async fn pipe(socket: &mut TcpSocket<'_>, upstream: &Async<TcpStream>) {
                     if writer.write_all(chunk).await.is_err() {
                         break true;
                     }
+                    link.update(|s| s.tcp_payload_bytes += n as u64);
                 }
             }
         };
@@ -427,6 +433,7 @@ async fn pipe(socket: &mut TcpSocket<'_>, upstream: &Async<TcpStream>) {
                     {
                         break;
                     }
+                    link.update(|s| s.tcp_payload_bytes += n as u64);
                 }
             }
         }

@@ -28,8 +28,8 @@ use object::{Object, ObjectSection};
 use rand_core::RngCore;
 
 use super::netsim::{
-    DEVICE_ADDRESS, Link, NetSimConfig, ROUTER_ADDRESS, RouterResources, check_router_config,
-    router_stack, serve_router,
+    DEVICE_ADDRESS, Link, LinkStats, NetSimConfig, ROUTER_ADDRESS, RouterResources,
+    check_router_config, router_stack, serve_router,
 };
 use super::runner::SimDevice;
 use crate::factory::{FactoryData, RunPlan, TrustAnchorDers};
@@ -95,12 +95,13 @@ impl Footprint {
 }
 
 /// Runs one board image as device `params` behind its own router (configured by `net`) until
-/// it prints its report and exits. Every console line is echoed as `board <id>: <line>`.
+/// it prints its report and exits; returns the report and what the router saw. Every console
+/// line is echoed as `board <id>: <line>`.
 pub async fn run_board(
     image: &Path,
     params: &SimDevice,
     net: &NetSimConfig,
-) -> anyhow::Result<BoardReport> {
+) -> anyhow::Result<(BoardReport, LinkStats)> {
     check_router_config(net).map_err(|e| anyhow::anyhow!("router: {e}"))?;
     let index_mac = net.seed.to_be_bytes();
     let device_mac = [0x02, 0xdd, 0x1c, index_mac[5], index_mac[6], index_mac[7]];
@@ -149,7 +150,7 @@ pub async fn run_board(
     };
     let status = qemu.wait()?;
     match report {
-        Some(report) if status.success() => Ok(report),
+        Some(report) if status.success() => Ok((report, link.stats())),
         Some(_) => bail!(
             "board {} reported, then QEMU exited with {status}",
             params.device_id

@@ -32,6 +32,8 @@ pub struct SimDevice {
     pub trust_anchors: Vec<Vec<u8>>,
     /// Sampling period in milliseconds.
     pub interval_ms: u64,
+    /// How often collected samples are flushed, in milliseconds.
+    pub flush_interval_ms: u64,
     /// How long to sample, in milliseconds.
     pub duration_ms: u64,
     /// How long to keep sending after sampling stops, in milliseconds.
@@ -52,6 +54,7 @@ impl core::fmt::Debug for SimDevice {
                 &self.trust_anchors.iter().map(Vec::len).collect::<Vec<_>>(),
             )
             .field("interval_ms", &self.interval_ms)
+            .field("flush_interval_ms", &self.flush_interval_ms)
             .field("duration_ms", &self.duration_ms)
             .field("drain_ms", &self.drain_ms)
             .field("reprovision_every_ms", &self.reprovision_every_ms)
@@ -119,7 +122,10 @@ pub async fn run_device<T: TcpConnect, D: Dns>(
         head: &mut head,
         response: &mut response,
     };
-    let mut device = Box::new(Device::new(config, buffers, EmbassyTicker, OsRng));
+    let mut device = Box::new(
+        Device::new(config, buffers, EmbassyTicker, OsRng)
+            .with_flush_interval_ms(params.flush_interval_ms),
+    );
     Ok(device
         .run(tcp, dns, params.duration_ms, params.drain_ms)
         .await)
@@ -187,6 +193,7 @@ mod tests {
             device_secret_hex: secret.clone(),
             trust_anchors: Vec::new(),
             interval_ms: 1000,
+            flush_interval_ms: 1000,
             duration_ms: 1000,
             drain_ms: 1000,
             reprovision_every_ms: 1000,

@@ -261,6 +261,7 @@ pub async fn provision(
             device_nonce: &device_nonce,
             address,
             auto_approve: fleet.auto_approve,
+            tenant: &fleet.tenant,
         };
         return respond(&state, &provisioning, &exchange).await;
     }
@@ -279,6 +280,8 @@ struct Exchange<'a> {
     device_nonce: &'a [u8; DEVICE_NONCE_LEN],
     address: Option<IpAddr>,
     auto_approve: bool,
+    /// The fleet's tenant, from the fleet's row (never from the request).
+    tenant: &'a crate::tenants::TenantId,
 }
 
 async fn respond(
@@ -287,7 +290,12 @@ async fn respond(
     exchange: &Exchange<'_>,
 ) -> Response {
     let request = exchange.request;
-    let connection = match state.connections.device_api_key().await {
+    // Only the key of the connection this fleet is bound to, within the fleet's tenant.
+    let connection = match state
+        .connections
+        .device_api_key(exchange.tenant, &request.fleet)
+        .await
+    {
         Ok(connection) => connection,
         Err(error) => return internal("reading the connection", &error),
     };

@@ -1,4 +1,4 @@
-//! `ddlink-gateway fleet create|list` and `ddlink-gateway device-secret` (the factory step).
+//! `ddlink-gateway fleet create|bind|list` and `ddlink-gateway device-secret` (the factory step).
 //!
 //! They open the same database and master key as `serve` (same flags, environment and file).
 
@@ -6,25 +6,49 @@ use std::fmt::Write as _;
 
 use clap::{Args, Subcommand};
 
-use super::fleets;
+use super::fleets::{self, FleetSpec};
 use super::store::ProvisionStore;
 use crate::Gateway;
 use crate::cli::{ServeArgs, resolve};
+use crate::tenants::{self, DEFAULT_TENANT, TenantId};
 
 #[derive(Debug, Subcommand)]
 pub enum FleetCommand {
     /// Create a fleet with a new random fleet key (stored encrypted).
     Create {
-        /// Fleet name, `[a-z0-9._-]{1,64}`; devices send it as `fleet`.
+        /// Fleet name, `[a-z0-9._-]{1,64}`, unique across tenants; devices send it as `fleet`.
         name: String,
+        /// The tenant the fleet belongs to.
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
+        /// Bind the fleet to this connection of the tenant (see `tenant list`); its devices
+        /// get that organisation's key. Without it the fleet is unbound until bound.
+        #[arg(long)]
+        connection: Option<String>,
         /// Approve devices of this fleet on their first valid contact.
         #[arg(long)]
         auto_approve: bool,
         #[command(flatten)]
         settings: ServeArgs,
     },
-    /// List fleets (never their keys).
+    /// Bind a fleet to one of its tenant's connections, or unbind it.
+    Bind {
+        name: String,
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
+        /// A connection id of the tenant (see `tenant list`).
+        #[arg(long, required_unless_present = "unbind", conflicts_with = "unbind")]
+        connection: Option<String>,
+        /// Leave the fleet unbound: its devices get `not_connected`.
+        #[arg(long)]
+        unbind: bool,
+        #[command(flatten)]
+        settings: ServeArgs,
+    },
+    /// List a tenant's fleets (never their keys).
     List {
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
         #[command(flatten)]
         settings: ServeArgs,
     },
@@ -45,29 +69,75 @@ async fn open(settings: &ServeArgs) -> anyhow::Result<Gateway> {
     Gateway::start(resolve(settings)?.config).await
 }
 
+/// The gateway, the named tenant and the provisioning store (close the database when done).
+async fn open_tenant(
+    settings: &ServeArgs,
+    tenant: &str,
+) -> anyhow::Result<(Gateway, TenantId, ProvisionStore)> {
+    let gateway = open(settings).await?;
+    let state = gateway.state();
+    let tenant = match tenants::find(state, tenant).await {
+        Ok(tenant) => tenant,
+        Err(error) => {
+            state.db.close().await;
+            return Err(error.into());
+        }
+    };
+    let store = ProvisionStore::new(state.db.clone());
+    Ok((gateway, tenant, store))
+}
+
 /// Runs a `fleet` subcommand; returns what to print.
 pub async fn run_fleet(command: &FleetCommand) -> anyhow::Result<String> {
     match command {
         FleetCommand::Create {
             name,
+            tenant,
+            connection,
             auto_approve,
             settings,
         } => {
-            let gateway = open(settings).await?;
+            let (gateway, tenant, store) = open_tenant(settings, tenant).await?;
             let state = gateway.state();
-            let store = ProvisionStore::new(state.db.clone());
-            fleets::create(&store, &state.keys, name, *auto_approve, state.clock.now()).await?;
+            let spec = FleetSpec {
+                tenant: &tenant,
+                name,
+                auto_approve: *auto_approve,
+                connection_id: connection.as_deref(),
+            };
+            let created = fleets::create(&store, &state.keys, &spec, state.clock.now()).await;
             state.db.close().await;
+            created?;
             let approval = if *auto_approve {
                 "automatic"
             } else {
                 "by an admin"
             };
-            Ok(format!("fleet `{name}` created (approval: {approval})\n"))
+            let binding = connection.as_deref().unwrap_or("none");
+            Ok(format!(
+                "fleet `{name}` of tenant `{tenant}` created (approval: {approval}; connection: {binding})\n"
+            ))
         }
-        FleetCommand::List { settings } => {
+        FleetCommand::Bind {
+            name,
+            tenant,
+            connection,
+            unbind: _,
+            settings,
+        } => {
+            let (gateway, tenant, store) = open_tenant(settings, tenant).await?;
+            let bound = fleets::bind(&store, &tenant, name, connection.as_deref()).await;
+            gateway.state().db.close().await;
+            bound?;
+            Ok(match connection {
+                Some(connection) => format!("fleet `{name}` bound to connection `{connection}`\n"),
+                None => format!("fleet `{name}` unbound\n"),
+            })
+        }
+        FleetCommand::List { tenant, settings } => {
             let gateway = open(settings).await?;
-            let status = super::admin::status(gateway.state()).await?;
+            let tenant = tenants::find(gateway.state(), tenant).await?;
+            let status = super::admin::status(gateway.state(), &tenant).await?;
             gateway.state().db.close().await;
             let mut out = String::new();
             for fleet in &status.fleets {
@@ -81,7 +151,12 @@ pub async fn run_fleet(command: &FleetCommand) -> anyhow::Result<String> {
                 } else {
                     "manual"
                 };
-                let _ = writeln!(out, "{}\t{approval}\t{devices} devices", fleet.name);
+                let connection = fleet.connection_id.as_deref().unwrap_or("unbound");
+                let _ = writeln!(
+                    out,
+                    "{}\t{approval}\t{devices} devices\t{connection}",
+                    fleet.name
+                );
             }
             Ok(out)
         }

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use ddlink_core::provision::{DeviceSecret, FLEET_KEY_LEN, derive_device_secret, validate_fleet};
 use zeroize::Zeroizing;
 
-use super::store::{FLEETS, FleetRow, ProvisionStore};
+use super::store::{FLEETS, FleetRow, NewFleet, ProvisionStore};
 use crate::crypto::{CryptoError, KeyRing, SealContext};
 use crate::store::StoreError;
+use crate::tenants::TenantId;
 
 /// How long an opened fleet key is reused before the row is read again.
 const CACHE_TTL: Duration = Duration::from_secs(30);
@@ -25,15 +26,18 @@ pub enum FleetError {
     Exists(String),
     #[error("no fleet named `{0}`")]
     Unknown(String),
+    #[error("the tenant has no connection `{0}`")]
+    UnknownConnection(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
 }
 
-/// An opened fleet: its key (wiped on drop) and policy.
+/// An opened fleet: its tenant, key (wiped on drop) and policy.
 pub struct Fleet {
     pub name: String,
+    pub tenant: TenantId,
     key: Zeroizing<[u8; FLEET_KEY_LEN]>,
     pub auto_approve: bool,
 }
@@ -42,6 +46,7 @@ impl std::fmt::Debug for Fleet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fleet")
             .field("name", &self.name)
+            .field("tenant", &self.tenant)
             .field("auto_approve", &self.auto_approve)
             .finish_non_exhaustive()
     }
@@ -74,46 +79,85 @@ fn open(keys: &KeyRing, row: &FleetRow) -> Result<Fleet, FleetError> {
     })?;
     Ok(Fleet {
         name: row.name.clone(),
+        tenant: row.tenant.clone(),
         key: Zeroizing::new(key),
         auto_approve: row.auto_approve,
     })
 }
 
-/// Creates a fleet with a fresh random key.
+/// What a new fleet is.
+#[derive(Debug, Clone, Copy)]
+pub struct FleetSpec<'a> {
+    pub tenant: &'a TenantId,
+    /// `[a-z0-9._-]{1,64}`, unique across tenants (devices send only the fleet name).
+    pub name: &'a str,
+    pub auto_approve: bool,
+    /// One of the tenant's connections, whose key the fleet's devices get (`None`: unbound).
+    pub connection_id: Option<&'a str>,
+}
+
+/// Creates a fleet of a tenant with a fresh random key.
 pub async fn create(
     store: &ProvisionStore,
     keys: &KeyRing,
-    name: &str,
-    auto_approve: bool,
+    spec: &FleetSpec<'_>,
     now: i64,
 ) -> Result<Fleet, FleetError> {
+    let name = spec.name;
     validate_fleet(name).map_err(|_| FleetError::InvalidName)?;
+    if let Some(connection) = spec.connection_id
+        && !store.has_connection(spec.tenant, connection).await?
+    {
+        return Err(FleetError::UnknownConnection(connection.to_owned()));
+    }
     let mut key = Zeroizing::new([0u8; FLEET_KEY_LEN]);
     getrandom::fill(key.as_mut()).map_err(|_| CryptoError::Random)?;
-    let row = FleetRow {
-        name: name.to_owned(),
-        sealed_key: keys.seal(&seal_context(name), key.as_ref())?,
-        auto_approve,
+    let sealed_key = keys.seal(&seal_context(name), key.as_ref())?;
+    let row = NewFleet {
+        name,
+        sealed_key: &sealed_key,
+        auto_approve: spec.auto_approve,
+        connection_id: spec.connection_id,
         created_at: now,
     };
-    if !store.insert_fleet(&row).await? {
+    if !store.insert_fleet(spec.tenant, &row).await? {
         return Err(FleetError::Exists(name.to_owned()));
     }
     Ok(Fleet {
         name: name.to_owned(),
+        tenant: spec.tenant.clone(),
         key,
-        auto_approve,
+        auto_approve: spec.auto_approve,
     })
 }
 
-/// Opens a stored fleet.
+/// Opens a stored fleet by its name, whichever tenant it belongs to (fleet names are unique;
+/// the factory's `device-secret` step).
 pub async fn load(store: &ProvisionStore, keys: &KeyRing, name: &str) -> Result<Fleet, FleetError> {
     validate_fleet(name).map_err(|_| FleetError::InvalidName)?;
     let row = store
-        .fleet(name)
+        .fleet_for_device(name)
         .await?
         .ok_or_else(|| FleetError::Unknown(name.to_owned()))?;
     open(keys, &row)
+}
+
+/// Binds the tenant's fleet to one of its connections (`None`: unbinds it).
+pub async fn bind(
+    store: &ProvisionStore,
+    tenant: &TenantId,
+    name: &str,
+    connection_id: Option<&str>,
+) -> Result<(), FleetError> {
+    if store.fleet(tenant, name).await?.is_none() {
+        return Err(FleetError::Unknown(name.to_owned()));
+    }
+    if !store.bind_fleet(tenant, name, connection_id).await? {
+        return Err(FleetError::UnknownConnection(
+            connection_id.unwrap_or_default().to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// Names remembered as "no such fleet" at most (an attacker can name any number of fleets).
@@ -167,7 +211,7 @@ impl FleetCache {
         if let Some(cached) = self.cached(name) {
             return Ok(cached);
         }
-        let fleet = match store.fleet(name).await? {
+        let fleet = match store.fleet_for_device(name).await? {
             Some(row) => Some(std::sync::Arc::new(open(keys, &row)?)),
             None => None,
         };
@@ -193,6 +237,7 @@ impl FleetCache {
             Some(fleet) => Lookup::Known(fleet),
             None => Lookup::Unknown(Fleet {
                 name: name.to_owned(),
+                tenant: TenantId::default_tenant(),
                 key: Zeroizing::new([0; FLEET_KEY_LEN]),
                 auto_approve: false,
             }),
@@ -206,16 +251,19 @@ impl FleetCache {
     }
 }
 
-/// Opens fleet `name`, creating it first if it does not exist (the sandbox's `demo` fleet).
+/// Opens the tenant's fleet `spec.name`, creating it first if it does not exist (the
+/// sandbox's fleets). A fleet of that name in another tenant is an error.
 pub async fn ensure(
     store: &ProvisionStore,
     keys: &KeyRing,
-    name: &str,
-    auto_approve: bool,
+    spec: &FleetSpec<'_>,
     now: i64,
 ) -> Result<Fleet, FleetError> {
-    match create(store, keys, name, auto_approve, now).await {
-        Err(FleetError::Exists(_)) => load(store, keys, name).await,
+    match create(store, keys, spec, now).await {
+        Err(FleetError::Exists(name)) => match store.fleet(spec.tenant, &name).await? {
+            Some(row) => open(keys, &row),
+            None => Err(FleetError::Exists(name)),
+        },
         other => other,
     }
 }

@@ -13,6 +13,10 @@
 //!   revoke, and the `fleets`/`devices` part of `/api/status`.
 //! - [`store`]: the SQL (migrations `*_provision.sql` for SQLite and PostgreSQL).
 //!
+//! Each fleet belongs to a tenant and is bound to one of that tenant's connections (or none);
+//! an approved device gets only that connection's key (`not_connected` without a usable one).
+//! Bound and re-bound from the admin page ([`admin::bind`]) and `fleet bind`.
+//!
 //! A device row is created on the first MAC-verified contact, `pending` (or `approved` when the
 //! fleet auto-approves), with first/last seen, last address and the key version it was given.
 //! When the connection's API key changes, gw's connection code increments `key_version`; the
@@ -92,6 +96,8 @@ pub fn router_for(state: &AppState) -> Router<AppState> {
             "/provision/devices/{fleet}/{device_id}/{action}",
             post(admin::set_state),
         )
+        .route("/provision/fleets/{fleet}/bind", post(admin::bind))
+        .route("/provision/fleets/bind-unbound", post(admin::bind_unbound))
         .layer(axum::extract::DefaultBodyLimit::max(api::BODY_LIMIT))
         .layer(Extension(provisioning))
 }

@@ -8,6 +8,7 @@ use sqlx::Row as _;
 use std::sync::Arc;
 
 use crate::store::{Backend, Db, StoreError};
+use crate::tenants::TenantId;
 
 pub(crate) const FLEETS: &str = "provision_fleets";
 
@@ -42,14 +43,31 @@ impl DeviceState {
     }
 }
 
-/// A fleet as stored (its key sealed).
+/// A fleet as stored (its key sealed). Fleet names are unique across tenants: devices name
+/// only the fleet.
 #[derive(Debug, Clone)]
 pub struct FleetRow {
     pub name: String,
+    pub tenant: TenantId,
     pub sealed_key: Vec<u8>,
     pub auto_approve: bool,
+    /// The tenant connection whose key its devices get (`None`: unbound, devices get
+    /// `not_connected`).
+    pub connection_id: Option<String>,
     pub created_at: i64,
 }
+
+/// A fleet to insert (its tenant is given separately).
+#[derive(Debug, Clone)]
+pub struct NewFleet<'a> {
+    pub name: &'a str,
+    pub sealed_key: &'a [u8],
+    pub auto_approve: bool,
+    pub connection_id: Option<&'a str>,
+    pub created_at: i64,
+}
+
+const FLEET_COLUMNS: &str = "name, tenant_id, fleet_key, auto_approve, connection_id, created_at";
 
 /// A device as shown on the admin page and in `/api/status`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -109,36 +127,114 @@ impl ProvisionStore {
         }
     }
 
-    /// Inserts a fleet; `false` if one with this name exists.
-    pub async fn insert_fleet(&self, fleet: &FleetRow) -> Result<bool, StoreError> {
+    /// Inserts a fleet of `tenant`; `false` if one with this name exists, in any tenant. A
+    /// binding to a connection that is not the tenant's is not written: the fleet is unbound.
+    pub async fn insert_fleet(
+        &self,
+        tenant: &TenantId,
+        fleet: &NewFleet<'_>,
+    ) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "INSERT INTO provision_fleets (name, fleet_key, auto_approve, created_at) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO provision_fleets (name, tenant_id, fleet_key, auto_approve, connection_id, created_at) \
+             VALUES ($1, $2, $3, $4, (SELECT id FROM connections WHERE id = $5 AND tenant_id = $2), $6) \
              ON CONFLICT (name) DO NOTHING",
         )
-        .bind(&fleet.name)
-        .bind(&fleet.sealed_key)
+        .bind(fleet.name)
+        .bind(tenant.as_str())
+        .bind(fleet.sealed_key)
         .bind(i64::from(fleet.auto_approve))
+        .bind(fleet.connection_id)
         .bind(fleet.created_at)
         .execute(self.db.pool())
         .await?;
         Ok(result.rows_affected() == 1)
     }
 
-    pub async fn fleet(&self, name: &str) -> Result<Option<FleetRow>, StoreError> {
-        let row = sqlx::query("SELECT name, fleet_key, auto_approve, created_at FROM provision_fleets WHERE name = $1")
+    /// The fleet a device names, whichever tenant it belongs to (the device API: the row
+    /// says whose it is).
+    pub async fn fleet_for_device(&self, name: &str) -> Result<Option<FleetRow>, StoreError> {
+        let sql = format!("SELECT {FLEET_COLUMNS} FROM provision_fleets WHERE name = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(name)
             .fetch_optional(self.db.pool())
             .await?;
         row.map(|row| fleet_from(&row)).transpose()
     }
 
-    pub async fn fleets(&self) -> Result<Vec<FleetRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT name, fleet_key, auto_approve, created_at FROM provision_fleets ORDER BY name",
-        )
-        .fetch_all(self.db.pool())
-        .await?;
+    pub async fn fleet(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Option<FleetRow>, StoreError> {
+        let sql = format!(
+            "SELECT {FLEET_COLUMNS} FROM provision_fleets WHERE tenant_id = $1 AND name = $2"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(name)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|row| fleet_from(&row)).transpose()
+    }
+
+    pub async fn fleets(&self, tenant: &TenantId) -> Result<Vec<FleetRow>, StoreError> {
+        let sql = format!(
+            "SELECT {FLEET_COLUMNS} FROM provision_fleets WHERE tenant_id = $1 ORDER BY name"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .fetch_all(self.db.pool())
+            .await?;
         rows.iter().map(fleet_from).collect()
+    }
+
+    /// Whether the tenant has a connection with this id.
+    pub async fn has_connection(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM connections WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Binds the tenant's fleet to one of the tenant's connections (`None`: unbinds it).
+    /// `false` if the tenant has no such fleet or no such connection (nothing written).
+    pub async fn bind_fleet(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        connection_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE provision_fleets SET connection_id = CAST($3 AS TEXT) \
+             WHERE tenant_id = $1 AND name = $2 AND (CAST($3 AS TEXT) IS NULL OR EXISTS \
+               (SELECT 1 FROM connections WHERE id = CAST($3 AS TEXT) AND tenant_id = $1))",
+        )
+        .bind(tenant.as_str())
+        .bind(name)
+        .bind(connection_id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Binds every unbound fleet of the tenant to one of its connections; returns how many.
+    pub async fn bind_unbound_fleets(
+        &self,
+        tenant: &TenantId,
+        connection_id: &str,
+    ) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "UPDATE provision_fleets SET connection_id = $2 \
+             WHERE tenant_id = $1 AND connection_id IS NULL AND EXISTS \
+               (SELECT 1 FROM connections WHERE id = $2 AND tenant_id = $1)",
+        )
+        .bind(tenant.as_str())
+        .bind(connection_id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(result.rows_affected())
     }
 
     /// Stores a new challenge for a device, keeping at most `outstanding` unexpired ones per
@@ -258,29 +354,36 @@ impl ProvisionStore {
         DeviceState::parse(&row.try_get::<String, _>(0)?)
     }
 
-    /// Sets a known device's state; `false` if there is no such device.
+    /// Sets the state of a device of one of the tenant's fleets; `false` if there is no such
+    /// device.
     pub async fn set_device_state(
         &self,
+        tenant: &TenantId,
         fleet: &str,
         device_id: &str,
         state: DeviceState,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "UPDATE provision_devices SET state = $1 WHERE fleet = $2 AND device_id = $3",
+            "UPDATE provision_devices SET state = $1 WHERE fleet = $2 AND device_id = $3 \
+             AND fleet IN (SELECT name FROM provision_fleets WHERE tenant_id = $4)",
         )
         .bind(state.as_str())
         .bind(fleet)
         .bind(device_id)
+        .bind(tenant.as_str())
         .execute(self.db.pool())
         .await?;
         Ok(result.rows_affected() == 1)
     }
 
-    pub async fn devices(&self) -> Result<Vec<DeviceRow>, StoreError> {
+    /// The devices of the tenant's fleets.
+    pub async fn devices(&self, tenant: &TenantId) -> Result<Vec<DeviceRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT fleet, device_id, state, first_seen, last_seen, last_address, key_version \
-             FROM provision_devices ORDER BY fleet, device_id",
+            "SELECT d.fleet, d.device_id, d.state, d.first_seen, d.last_seen, d.last_address, d.key_version \
+             FROM provision_devices d JOIN provision_fleets f ON f.name = d.fleet \
+             WHERE f.tenant_id = $1 ORDER BY d.fleet, d.device_id",
         )
+        .bind(tenant.as_str())
         .fetch_all(self.db.pool())
         .await?;
         rows.iter()
@@ -302,8 +405,10 @@ impl ProvisionStore {
 fn fleet_from(row: &sqlx::any::AnyRow) -> Result<FleetRow, StoreError> {
     Ok(FleetRow {
         name: row.try_get(0)?,
-        sealed_key: row.try_get(1)?,
-        auto_approve: row.try_get::<i64, _>(2)? != 0,
-        created_at: row.try_get(3)?,
+        tenant: TenantId::from_stored(row.try_get(1)?),
+        sealed_key: row.try_get(2)?,
+        auto_approve: row.try_get::<i64, _>(3)? != 0,
+        connection_id: row.try_get(4)?,
+        created_at: row.try_get(5)?,
     })
 }

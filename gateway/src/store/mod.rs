@@ -13,6 +13,8 @@ pub use transport::{PgEnvironment, TransportError, check_postgres_url};
 
 use async_trait::async_trait;
 
+use crate::tenants::{TenantId, User};
+
 /// Store-layer errors. Messages never contain secret values (they are sealed anyway).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -155,7 +157,27 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
     },
 ];
 
+/// How [`Store::upsert_connection`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionWrite {
+    Written,
+    /// The organisation is connected to another tenant: nothing was written.
+    OtherTenant,
+}
+
+/// How [`Store::accept_invite`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InviteAcceptance {
+    /// The user exists now, as an admin of this tenant; the invite is used up.
+    Created(TenantId),
+    /// No such invite, or it expired or was used.
+    Unknown,
+    /// The user name is taken; the invite is kept.
+    NameTaken,
+}
+
 /// Everything the gateway persists. One SQL implementation serves SQLite and PostgreSQL.
+/// Functions on tenant data take the tenant's [`TenantId`] and never see another tenant's rows.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     // OAuth authorisations in flight.
@@ -169,21 +191,80 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         state_hash: &str,
         now: i64,
     ) -> Result<Option<PendingAuthorization>, StoreError>;
-    /// Deletes authorisations and sessions that expired before `now`.
+    /// Deletes authorisations, sessions and invites that expired before `now`.
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
+
+    // Tenants and people.
+    /// `false` if the tenant exists already.
+    async fn create_tenant(&self, tenant: &TenantId, now: i64) -> Result<bool, StoreError>;
+    async fn tenants(&self) -> Result<Vec<TenantId>, StoreError>;
+    /// Adds an admin of `tenant`; `false` if the user name is taken.
+    async fn create_user(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// The tenant and Argon2id hash of a tenant admin, for sign-in (user names are unique
+    /// across tenants; the operator has no password here).
+    async fn user_password_hash(
+        &self,
+        name: &str,
+    ) -> Result<Option<(TenantId, String)>, StoreError>;
+    async fn create_invite(
+        &self,
+        tenant: &TenantId,
+        token_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// The tenant an unexpired invite is for (the invite stays).
+    async fn invite_tenant(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<TenantId>, StoreError>;
+    /// Uses the invite up and creates the user, in one transaction.
+    async fn accept_invite(
+        &self,
+        token_hash: &str,
+        name: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<InviteAcceptance, StoreError>;
 
     // Connections.
     /// How many writes to connection rows this store (this process) has finished; a cache of
     /// connection data is current for this process while the number is unchanged.
     fn connection_writes(&self) -> u64;
-    /// Inserts, or replaces every field of, the connection with this id (lease kept).
-    async fn upsert_connection(&self, connection: &ConnectionRecord) -> Result<(), StoreError>;
-    async fn connection(&self, id: &str) -> Result<Option<ConnectionRecord>, StoreError>;
-    async fn connections(&self) -> Result<Vec<ConnectionRecord>, StoreError>;
+    /// Inserts, or replaces every field of, the tenant's connection with this id (lease kept).
+    /// A row of another tenant is left alone ([`ConnectionWrite::OtherTenant`]).
+    async fn upsert_connection(
+        &self,
+        tenant: &TenantId,
+        connection: &ConnectionRecord,
+    ) -> Result<ConnectionWrite, StoreError>;
+    /// Which tenant holds the connection with this id, if any (checked before a new
+    /// authorisation creates an API key).
+    async fn connection_owner(&self, id: &str) -> Result<Option<TenantId>, StoreError>;
+    async fn connection(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<ConnectionRecord>, StoreError>;
+    async fn connections(&self, tenant: &TenantId) -> Result<Vec<ConnectionRecord>, StoreError>;
+    /// The connection fleet `fleet` of `tenant` is bound to, if both belong to the tenant.
+    async fn fleet_connection(
+        &self,
+        tenant: &TenantId,
+        fleet: &str,
+    ) -> Result<Option<ConnectionRecord>, StoreError>;
     /// Stores refreshed tokens only while `owner` holds the row lease (by the database's
     /// clock); `false` means the lease was lost or taken over and nothing was written.
     async fn update_tokens(
         &self,
+        tenant: &TenantId,
         id: &str,
         owner: &str,
         update: &TokenUpdate,
@@ -191,38 +272,74 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<bool, StoreError>;
     async fn set_connection_state(
         &self,
+        tenant: &TenantId,
         id: &str,
         state: ConnectionState,
         now: i64,
     ) -> Result<(), StoreError>;
-    async fn record_key_check(&self, id: &str, valid: bool, now: i64) -> Result<(), StoreError>;
+    async fn record_key_check(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        valid: bool,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// Marks the connection disconnected and erases every sealed secret of it.
-    async fn wipe_connection(&self, id: &str, now: i64) -> Result<(), StoreError>;
+    async fn wipe_connection(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// Takes the row lease for `lease_secs` if it is free or expired, or extends it for its
     /// owner; `true` means `owner` holds it. Expiry is reckoned by the database's clock, so
     /// instances with skewed clocks agree on it.
-    async fn try_lease(&self, id: &str, owner: &str, lease_secs: i64) -> Result<bool, StoreError>;
-    async fn release_lease(&self, id: &str, owner: &str) -> Result<(), StoreError>;
+    async fn try_lease(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        owner: &str,
+        lease_secs: i64,
+    ) -> Result<bool, StoreError>;
+    async fn release_lease(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        owner: &str,
+    ) -> Result<(), StoreError>;
 
     // Admin authentication.
+    /// The operator's credential (the admin token or configured password).
     async fn admin_password_hash(&self) -> Result<Option<String>, StoreError>;
     /// Stores the hash only if none exists yet; returns whether this call stored it.
     async fn init_admin_password_hash(&self, hash: &str, now: i64) -> Result<bool, StoreError>;
-    /// Replaces the credential and deletes every admin session, in one transaction (a changed
-    /// secret must not leave sessions opened with the old one).
+    /// Replaces the credential and deletes every operator session, in one transaction (a
+    /// changed secret must not leave sessions opened with the old one).
     async fn replace_admin_password_hash(&self, hash: &str, now: i64) -> Result<(), StoreError>;
     async fn create_session(
         &self,
         session_hash: &str,
+        user: &str,
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError>;
-    async fn session_is_valid(&self, session_hash: &str, now: i64) -> Result<bool, StoreError>;
+    /// The user of an unexpired session.
+    async fn session_user(&self, session_hash: &str, now: i64) -> Result<Option<User>, StoreError>;
     async fn delete_session(&self, session_hash: &str) -> Result<(), StoreError>;
 
     // Recent events for the admin page.
-    async fn record_event(&self, at: i64, kind: &str, message: &str) -> Result<(), StoreError>;
-    async fn recent_events(&self, limit: i64) -> Result<Vec<GatewayEvent>, StoreError>;
+    async fn record_event(
+        &self,
+        tenant: &TenantId,
+        at: i64,
+        kind: &str,
+        message: &str,
+    ) -> Result<(), StoreError>;
+    async fn recent_events(
+        &self,
+        tenant: &TenantId,
+        limit: i64,
+    ) -> Result<Vec<GatewayEvent>, StoreError>;
 
     // Key rotation.
     /// `(row_id, blob)` for every non-null value of a sealed column.

@@ -5,9 +5,10 @@ use sqlx::any::{AnyQueryResult, AnyRow};
 use sqlx::{AssertSqlSafe, Executor as _, Row as _};
 
 use super::{
-    ConnectionRecord, ConnectionState, Db, GatewayEvent, PendingAuthorization, SealedColumn, Store,
-    StoreError, TokenUpdate,
+    ConnectionRecord, ConnectionState, ConnectionWrite, Db, GatewayEvent, InviteAcceptance,
+    PendingAuthorization, SealedColumn, Store, StoreError, TokenUpdate,
 };
+use crate::tenants::{OPERATOR, TenantId, User};
 
 /// The gateway's store on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
@@ -72,6 +73,23 @@ fn connection_from_row(row: &AnyRow) -> Result<ConnectionRecord, StoreError> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
+}
+
+/// Adds a tenant admin unless the user name is taken (then 0 rows).
+fn insert_admin<'q>(
+    tenant: &'q TenantId,
+    name: &'q str,
+    password_hash: &'q str,
+    now: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(
+        "INSERT INTO users (name, tenant_id, operator, password_hash, created_at) \
+         VALUES ($1, $2, 0, $3, $4) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(tenant.as_str())
+    .bind(password_hash)
+    .bind(now)
 }
 
 fn pending_from_row(row: &AnyRow) -> Result<PendingAuthorization, StoreError> {
@@ -141,65 +159,245 @@ impl Store for SqlStore {
             .bind(now)
             .execute(self.db.pool())
             .await?;
-        Ok(states.rows_affected() + sessions.rows_affected())
+        let invites = sqlx::query("DELETE FROM invites WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.db.pool())
+            .await?;
+        Ok(states.rows_affected() + sessions.rows_affected() + invites.rows_affected())
     }
 
-    async fn upsert_connection(&self, c: &ConnectionRecord) -> Result<(), StoreError> {
-        self.write_connections(
-            sqlx::query(
-                "INSERT INTO connections (id, org_id, org_name, domain, site, state, access_token, refresh_token, \
-                     access_expires_at, api_key, api_key_id, api_key_last4, key_version, key_valid, key_checked_at, \
-                     created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-                 ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id, org_name = excluded.org_name, \
-                     domain = excluded.domain, site = excluded.site, state = excluded.state, \
-                     access_token = excluded.access_token, refresh_token = excluded.refresh_token, \
-                     access_expires_at = excluded.access_expires_at, api_key = excluded.api_key, \
-                     api_key_id = excluded.api_key_id, api_key_last4 = excluded.api_key_last4, \
-                     key_version = excluded.key_version, key_valid = excluded.key_valid, \
-                     key_checked_at = excluded.key_checked_at, updated_at = excluded.updated_at",
-            )
-            .bind(&c.id)
-            .bind(&c.org_id)
-            .bind(&c.org_name)
-            .bind(&c.domain)
-            .bind(&c.site)
-            .bind(c.state.as_str())
-            .bind(&c.sealed_access_token)
-            .bind(&c.sealed_refresh_token)
-            .bind(c.access_expires_at)
-            .bind(&c.sealed_api_key)
-            .bind(&c.api_key_id)
-            .bind(&c.api_key_last4)
-            .bind(c.key_version)
-            .bind(c.key_valid.map(i64::from))
-            .bind(c.key_checked_at)
-            .bind(c.created_at)
-            .bind(c.updated_at),
+    async fn create_tenant(&self, tenant: &TenantId, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO tenants (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
         )
+        .bind(tenant.as_str())
+        .bind(now)
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM tenants ORDER BY id")
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok(TenantId::from_stored(r.try_get("id")?)))
+            .collect()
+    }
+
+    async fn create_user(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = insert_admin(tenant, name, password_hash, now)
+            .execute(self.db.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn user_password_hash(
+        &self,
+        name: &str,
+    ) -> Result<Option<(TenantId, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT tenant_id, password_hash FROM users \
+             WHERE name = $1 AND operator = 0 AND password_hash IS NOT NULL",
+        )
+        .bind(name)
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.map(|r| {
+            Ok((
+                TenantId::from_stored(r.try_get("tenant_id")?),
+                r.try_get("password_hash")?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn create_invite(
+        &self,
+        tenant: &TenantId,
+        token_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO invites (token_hash, tenant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(tenant.as_str())
+        .bind(now)
+        .bind(expires_at)
+        .execute(self.db.pool())
         .await?;
         Ok(())
     }
 
-    async fn connection(&self, id: &str) -> Result<Option<ConnectionRecord>, StoreError> {
-        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE id = $1");
+    async fn invite_tenant(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<TenantId>, StoreError> {
+        let row =
+            sqlx::query("SELECT tenant_id FROM invites WHERE token_hash = $1 AND expires_at > $2")
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(self.db.pool())
+                .await?;
+        row.map(|r| Ok(TenantId::from_stored(r.try_get("tenant_id")?)))
+            .transpose()
+    }
+
+    async fn accept_invite(
+        &self,
+        token_hash: &str,
+        name: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<InviteAcceptance, StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        // DELETE … RETURNING: two submissions of one invite cannot both succeed.
+        let row = sqlx::query(
+            "DELETE FROM invites WHERE token_hash = $1 AND expires_at > $2 RETURNING tenant_id",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(InviteAcceptance::Unknown);
+        };
+        let tenant = TenantId::from_stored(row.try_get("tenant_id")?);
+        let created = insert_admin(&tenant, name, password_hash, now)
+            .execute(&mut *tx)
+            .await?;
+        if created.rows_affected() != 1 {
+            // Rolled back on drop: the invite stays usable with another name.
+            return Ok(InviteAcceptance::NameTaken);
+        }
+        tx.commit().await?;
+        Ok(InviteAcceptance::Created(tenant))
+    }
+
+    async fn upsert_connection(
+        &self,
+        tenant: &TenantId,
+        c: &ConnectionRecord,
+    ) -> Result<ConnectionWrite, StoreError> {
+        // The WHERE on the update leaves another tenant's row alone (0 rows affected), even
+        // when two tenants race to connect the same organisation.
+        let done = self
+            .write_connections(
+                sqlx::query(
+                    "INSERT INTO connections (id, tenant_id, org_id, org_name, domain, site, state, access_token, \
+                         refresh_token, access_expires_at, api_key, api_key_id, api_key_last4, key_version, \
+                         key_valid, key_checked_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+                     ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id, org_name = excluded.org_name, \
+                         domain = excluded.domain, site = excluded.site, state = excluded.state, \
+                         access_token = excluded.access_token, refresh_token = excluded.refresh_token, \
+                         access_expires_at = excluded.access_expires_at, api_key = excluded.api_key, \
+                         api_key_id = excluded.api_key_id, api_key_last4 = excluded.api_key_last4, \
+                         key_version = excluded.key_version, key_valid = excluded.key_valid, \
+                         key_checked_at = excluded.key_checked_at, updated_at = excluded.updated_at \
+                     WHERE connections.tenant_id = excluded.tenant_id",
+                )
+                .bind(&c.id)
+                .bind(tenant.as_str())
+                .bind(&c.org_id)
+                .bind(&c.org_name)
+                .bind(&c.domain)
+                .bind(&c.site)
+                .bind(c.state.as_str())
+                .bind(&c.sealed_access_token)
+                .bind(&c.sealed_refresh_token)
+                .bind(c.access_expires_at)
+                .bind(&c.sealed_api_key)
+                .bind(&c.api_key_id)
+                .bind(&c.api_key_last4)
+                .bind(c.key_version)
+                .bind(c.key_valid.map(i64::from))
+                .bind(c.key_checked_at)
+                .bind(c.created_at)
+                .bind(c.updated_at),
+            )
+            .await?;
+        Ok(if done.rows_affected() == 1 {
+            ConnectionWrite::Written
+        } else {
+            ConnectionWrite::OtherTenant
+        })
+    }
+
+    async fn connection_owner(&self, id: &str) -> Result<Option<TenantId>, StoreError> {
+        let row = sqlx::query("SELECT tenant_id FROM connections WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|r| Ok(TenantId::from_stored(r.try_get("tenant_id")?)))
+            .transpose()
+    }
+
+    async fn connection(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<ConnectionRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE tenant_id = $1 AND id = $2"
+        );
         let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.as_str())
             .bind(id)
             .fetch_optional(self.db.pool())
             .await?;
         row.as_ref().map(connection_from_row).transpose()
     }
 
-    async fn connections(&self) -> Result<Vec<ConnectionRecord>, StoreError> {
-        let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections ORDER BY created_at, id");
+    async fn connections(&self, tenant: &TenantId) -> Result<Vec<ConnectionRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {CONNECTION_COLUMNS} FROM connections WHERE tenant_id = $1 ORDER BY created_at, id"
+        );
         let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.as_str())
             .fetch_all(self.db.pool())
             .await?;
         rows.iter().map(connection_from_row).collect()
     }
 
+    async fn fleet_connection(
+        &self,
+        tenant: &TenantId,
+        fleet: &str,
+    ) -> Result<Option<ConnectionRecord>, StoreError> {
+        // Both rows must carry the tenant: a binding to another tenant's connection (which the
+        // bind statement never writes) would find nothing here.
+        let columns = CONNECTION_COLUMNS
+            .split(", ")
+            .map(|c| format!("c.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM provision_fleets f \
+             JOIN connections c ON c.id = f.connection_id AND c.tenant_id = f.tenant_id \
+             WHERE f.tenant_id = $1 AND f.name = $2"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(fleet)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.as_ref().map(connection_from_row).transpose()
+    }
+
     async fn update_tokens(
         &self,
+        tenant: &TenantId,
         id: &str,
         owner: &str,
         u: &TokenUpdate,
@@ -208,7 +406,7 @@ impl Store for SqlStore {
         let sql = format!(
             "UPDATE connections SET access_token = $1, refresh_token = COALESCE($2, refresh_token), \
                  access_expires_at = $3, updated_at = $4 \
-             WHERE id = $5 AND lease_owner = $6 AND lease_until > {db_now}",
+             WHERE id = $5 AND lease_owner = $6 AND lease_until > {db_now} AND tenant_id = $7",
             db_now = self.db.now_sql()
         );
         let done = self
@@ -219,7 +417,8 @@ impl Store for SqlStore {
                     .bind(u.access_expires_at)
                     .bind(now)
                     .bind(id)
-                    .bind(owner),
+                    .bind(owner)
+                    .bind(tenant.as_str()),
             )
             .await?;
         Ok(done.rows_affected() == 1)
@@ -227,67 +426,102 @@ impl Store for SqlStore {
 
     async fn set_connection_state(
         &self,
+        tenant: &TenantId,
         id: &str,
         state: ConnectionState,
         now: i64,
     ) -> Result<(), StoreError> {
         self.write_connections(
-            sqlx::query("UPDATE connections SET state = $1, updated_at = $2 WHERE id = $3")
-                .bind(state.as_str())
-                .bind(now)
-                .bind(id),
+            sqlx::query(
+                "UPDATE connections SET state = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4",
+            )
+            .bind(state.as_str())
+            .bind(now)
+            .bind(id)
+            .bind(tenant.as_str()),
         )
         .await?;
         Ok(())
     }
 
-    async fn record_key_check(&self, id: &str, valid: bool, now: i64) -> Result<(), StoreError> {
+    async fn record_key_check(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        valid: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
         self.write_connections(
-            sqlx::query("UPDATE connections SET key_valid = $1, key_checked_at = $2 WHERE id = $3")
-                .bind(i64::from(valid))
-                .bind(now)
-                .bind(id),
+            sqlx::query(
+                "UPDATE connections SET key_valid = $1, key_checked_at = $2 WHERE id = $3 AND tenant_id = $4",
+            )
+            .bind(i64::from(valid))
+            .bind(now)
+            .bind(id)
+            .bind(tenant.as_str()),
         )
         .await?;
         Ok(())
     }
 
-    async fn wipe_connection(&self, id: &str, now: i64) -> Result<(), StoreError> {
+    async fn wipe_connection(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
         self.write_connections(
             sqlx::query(
                 "UPDATE connections SET state = $1, access_token = NULL, refresh_token = NULL, api_key = NULL, \
-                     access_expires_at = 0, key_valid = NULL, updated_at = $2 WHERE id = $3",
+                     access_expires_at = 0, key_valid = NULL, updated_at = $2 WHERE id = $3 AND tenant_id = $4",
             )
             .bind(ConnectionState::Disconnected.as_str())
             .bind(now)
-            .bind(id),
+            .bind(id)
+            .bind(tenant.as_str()),
         )
         .await?;
         Ok(())
     }
 
-    async fn try_lease(&self, id: &str, owner: &str, lease_secs: i64) -> Result<bool, StoreError> {
+    async fn try_lease(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        owner: &str,
+        lease_secs: i64,
+    ) -> Result<bool, StoreError> {
         // Portable compare-and-set: exactly one instance sees rows_affected == 1.
         let sql = format!(
             "UPDATE connections SET lease_owner = $1, lease_until = {db_now} + $2 \
-             WHERE id = $3 AND (lease_until <= {db_now} OR lease_owner = $1)",
+             WHERE id = $3 AND tenant_id = $4 AND (lease_until <= {db_now} OR lease_owner = $1)",
             db_now = self.db.now_sql()
         );
         let done = sqlx::query(AssertSqlSafe(sql))
             .bind(owner)
             .bind(lease_secs)
             .bind(id)
+            .bind(tenant.as_str())
             .execute(self.db.pool())
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn release_lease(&self, id: &str, owner: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE connections SET lease_owner = NULL, lease_until = 0 WHERE id = $1 AND lease_owner = $2")
-            .bind(id)
-            .bind(owner)
-            .execute(self.db.pool())
-            .await?;
+    async fn release_lease(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE connections SET lease_owner = NULL, lease_until = 0 \
+             WHERE id = $1 AND lease_owner = $2 AND tenant_id = $3",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(tenant.as_str())
+        .execute(self.db.pool())
+        .await?;
         Ok(())
     }
 
@@ -320,7 +554,8 @@ impl Store for SqlStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM admin_sessions")
+        sqlx::query("DELETE FROM admin_sessions WHERE user_name = $1")
+            .bind(OPERATOR)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -330,13 +565,15 @@ impl Store for SqlStore {
     async fn create_session(
         &self,
         session_hash: &str,
+        user: &str,
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO admin_sessions (session_hash, created_at, expires_at) VALUES ($1, $2, $3)",
+            "INSERT INTO admin_sessions (session_hash, user_name, created_at, expires_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(session_hash)
+        .bind(user)
         .bind(now)
         .bind(expires_at)
         .execute(self.db.pool())
@@ -344,15 +581,24 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn session_is_valid(&self, session_hash: &str, now: i64) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT expires_at FROM admin_sessions WHERE session_hash = $1")
-            .bind(session_hash)
-            .fetch_optional(self.db.pool())
-            .await?;
-        match row {
-            Some(row) => Ok(row.try_get::<i64, _>("expires_at")? > now),
-            None => Ok(false),
-        }
+    async fn session_user(&self, session_hash: &str, now: i64) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.name, u.tenant_id, u.operator FROM admin_sessions s \
+             JOIN users u ON u.name = s.user_name \
+             WHERE s.session_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(session_hash)
+        .bind(now)
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.map(|r| {
+            Ok(User {
+                name: r.try_get("name")?,
+                tenant: TenantId::from_stored(r.try_get("tenant_id")?),
+                operator: r.try_get::<i64, _>("operator")? != 0,
+            })
+        })
+        .transpose()
     }
 
     async fn delete_session(&self, session_hash: &str) -> Result<(), StoreError> {
@@ -363,22 +609,37 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn record_event(&self, at: i64, kind: &str, message: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO gateway_events (at, kind, message) VALUES ($1, $2, $3)")
-            .bind(at)
-            .bind(kind)
-            .bind(message)
-            .execute(self.db.pool())
-            .await?;
+    async fn record_event(
+        &self,
+        tenant: &TenantId,
+        at: i64,
+        kind: &str,
+        message: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO gateway_events (tenant_id, at, kind, message) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(tenant.as_str())
+        .bind(at)
+        .bind(kind)
+        .bind(message)
+        .execute(self.db.pool())
+        .await?;
         Ok(())
     }
 
-    async fn recent_events(&self, limit: i64) -> Result<Vec<GatewayEvent>, StoreError> {
-        let rows =
-            sqlx::query("SELECT at, kind, message FROM gateway_events ORDER BY id DESC LIMIT $1")
-                .bind(limit)
-                .fetch_all(self.db.pool())
-                .await?;
+    async fn recent_events(
+        &self,
+        tenant: &TenantId,
+        limit: i64,
+    ) -> Result<Vec<GatewayEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, kind, message FROM gateway_events WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(tenant.as_str())
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(GatewayEvent {

@@ -67,6 +67,8 @@ pub async fn login_page(
 
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
+    /// A tenant admin's user name; empty or absent for the operator's admin token.
+    user: Option<String>,
     password: SecretString,
     next: Option<String>,
 }
@@ -81,14 +83,14 @@ pub async fn login(
         let page = pages::login(&next, Some(message));
         (status, axum::response::Html(page.into_string())).into_response()
     };
-    match sign_in(&state, ip, form.password).await? {
-        SignIn::Accepted => {
-            let (_session, cookie) = create_session(&state).await?;
+    match sign_in(&state, ip, form.user.as_deref(), form.password).await? {
+        SignIn::Accepted(user) => {
+            let (_session, cookie) = create_session(&state, user).await?;
             Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
         }
         SignIn::Refused => Ok(refusal(
             StatusCode::UNAUTHORIZED,
-            "Wrong password or token.",
+            "Wrong user name, password or token.",
         )),
         SignIn::Throttled { retry_after_secs } => {
             let mut response = refusal(
@@ -105,11 +107,11 @@ pub async fn login(
 
 #[derive(Debug, Deserialize)]
 pub struct CsrfForm {
-    csrf: Option<String>,
+    pub(crate) csrf: Option<String>,
 }
 
 /// The session, if the form carries its CSRF token; otherwise the request is refused.
-async fn session_for_post(
+pub(crate) async fn session_for_post(
     state: &AppState,
     headers: &HeaderMap,
     form: &CsrfForm,
@@ -150,16 +152,27 @@ pub async fn index(
     let Some(session) = current_session(&state, &headers).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let connections = state.connections.statuses().await?;
-    let events = state.store.recent_events(EVENTS_SHOWN).await?;
+    let user = session.user();
+    let connections = state.connections.statuses(&user.tenant).await?;
+    let events = state
+        .store
+        .recent_events(&user.tenant, EVENTS_SHOWN)
+        .await?;
     let csrf = session.csrf_token();
     let onboarding_url = state.config.onboarding_url();
     let redirect_uri = state.config.redirect_uri();
     let mut sections = Vec::new();
     for section in &state.extensions.admin_sections {
-        sections.push(section.render(&state, &csrf).await?);
+        sections.push(section.render(&state, user, &csrf).await?);
     }
+    let tenants = if user.operator {
+        Some(crate::tenants::health(&state).await?)
+    } else {
+        None
+    };
     let view = AdminView {
+        user,
+        tenants: tenants.as_deref(),
         csrf: &csrf,
         connections: &connections,
         events: &events,
@@ -177,8 +190,8 @@ pub async fn disconnect(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    session_for_post(&state, &headers, &form).await?;
-    if !upkeep::disconnect(&state, &id).await? {
+    let session = session_for_post(&state, &headers, &form).await?;
+    if !upkeep::disconnect(&state, &session.user().tenant, &id).await? {
         return Err(WebError::NotFound);
     }
     Ok(Redirect::to("/").into_response())

@@ -98,6 +98,21 @@ pub fn domain_mismatch() -> Problem {
     )
 }
 
+pub fn org_of_another_tenant() -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "org_other_tenant",
+        "This organisation is connected to another account",
+        "This Datadog organisation is already connected to another account on this gateway. \
+         Nothing was changed, and no API key was created.",
+        &[
+            "Check that you are signed in to the gateway with the account that should own this organisation.",
+            "The organisation stays with that account, also after it disconnects there. If it should move \
+             to this account, ask the gateway's operator.",
+        ],
+    )
+}
+
 pub fn code_missing() -> Problem {
     Problem::new(
         StatusCode::BAD_REQUEST,

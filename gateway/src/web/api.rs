@@ -11,9 +11,12 @@ use super::WebError;
 use super::login_guard::{SignIn, sign_in};
 use super::session::{ClientAddr, current_session};
 use crate::state::AppState;
+use crate::tenants::TenantId;
 
 #[derive(Debug, Serialize)]
 struct StatusConnection {
+    /// What fleets' `connection_id` names.
+    id: String,
     org_name: String,
     domain: String,
     site: String,
@@ -24,10 +27,15 @@ struct StatusConnection {
 
 #[derive(Debug, Serialize)]
 struct StatusBody {
+    /// The caller's tenant: everything else in the body is that tenant's.
+    tenant: TenantId,
     connections: Vec<StatusConnection>,
     /// Device provisioning: `fleets` and `devices`.
     #[serde(flatten)]
     provisioning: crate::provision::admin::ProvisioningStatus,
+    /// Every tenant's health; only for the operator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenants: Option<Vec<crate::tenants::TenantHealth>>,
 }
 
 fn unauthorized(message: &'static str) -> Response {
@@ -48,16 +56,18 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Connections as JSON, for scripts and monitoring.
+/// The caller's tenant as JSON, for scripts and monitoring: the operator's admin token as a
+/// bearer token, or a session cookie.
 pub async fn status(
     State(state): State<AppState>,
     ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    let authorised = match bearer(&headers) {
-        Some(token) => match sign_in(&state, ip, SecretString::from(token.to_owned())).await? {
-            SignIn::Accepted => true,
-            SignIn::Refused => false,
+    let user = match bearer(&headers) {
+        Some(token) => match sign_in(&state, ip, None, SecretString::from(token.to_owned())).await?
+        {
+            SignIn::Accepted(user) => Some(user),
+            SignIn::Refused => None,
             SignIn::Throttled { retry_after_secs } => {
                 return Ok((
                     StatusCode::TOO_MANY_REQUESTS,
@@ -67,17 +77,20 @@ pub async fn status(
                     .into_response());
             }
         },
-        None => current_session(&state, &headers).await?.is_some(),
+        None => current_session(&state, &headers)
+            .await?
+            .map(|session| session.user().clone()),
     };
-    if !authorised {
+    let Some(user) = user else {
         return Ok(unauthorized("admin token or session required"));
-    }
+    };
     let connections = state
         .connections
-        .statuses()
+        .statuses(&user.tenant)
         .await?
         .into_iter()
         .map(|c| StatusConnection {
+            id: c.id,
             org_name: c.org_name,
             domain: c.domain,
             site: c.site,
@@ -86,10 +99,17 @@ pub async fn status(
             state: c.state,
         })
         .collect();
-    let provisioning = crate::provision::admin::status(&state).await?;
+    let provisioning = crate::provision::admin::status(&state, &user.tenant).await?;
+    let tenants = if user.operator {
+        Some(crate::tenants::health(&state).await?)
+    } else {
+        None
+    };
     Ok(Json(StatusBody {
+        tenant: user.tenant,
         connections,
         provisioning,
+        tenants,
     })
     .into_response())
 }

@@ -26,6 +26,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::session::{Argon2Memory, password_matches_in};
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::tenants::{OPERATOR, User};
 use crate::throttle::{BoundedKeys, Slot};
 
 /// Failures a source address may make before back-off starts.
@@ -141,9 +142,10 @@ impl Default for LoginGuard {
 struct Counted(Slot<IpAddr>);
 
 /// What became of a sign-in attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignIn {
-    Accepted,
+    /// The credential is this user's.
+    Accepted(User),
     Refused,
     /// Not checked: back-off or too many checks in progress. Retry after this many seconds.
     Throttled {
@@ -241,11 +243,26 @@ impl LoginGuard {
     }
 }
 
-/// Checks an admin password or token from `addr` under the throttle and records the outcome
-/// in the `ddlink_admin_logins_total` metric (`ok`, `failed`, `rate_limited`, `busy`).
+/// An Argon2id hash no password matches (its salt and output are random), checked for unknown
+/// user names so that they cost what known ones do.
+fn unknown_user_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        let mut noise = [0u8; 32];
+        let _ = getrandom::fill(&mut noise);
+        let noise: String = noise.iter().map(|b| format!("{b:02x}")).collect();
+        super::session::hash_password(&noise).unwrap_or_default()
+    })
+}
+
+/// Checks a sign-in from `addr` under the throttle and records the outcome in the
+/// `ddlink_admin_logins_total` metric (`ok`, `failed`, `rate_limited`, `busy`). Without a user
+/// name (or with `operator`) the candidate is checked against the admin credential and signs
+/// in the operator; otherwise against that tenant admin's password.
 pub async fn sign_in(
     state: &AppState,
     addr: Option<IpAddr>,
+    user: Option<&str>,
     candidate: SecretString,
 ) -> Result<SignIn, StoreError> {
     let guard = &state.login_guard;
@@ -265,9 +282,25 @@ pub async fn sign_in(
             retry_after_secs: BUSY_RETRY_SECS,
         });
     };
-    let Some(stored) = state.store.admin_password_hash().await? else {
-        state.metrics.login("failed");
-        return Ok(SignIn::Refused);
+    let (stored, user) = match user.filter(|name| !name.is_empty() && *name != OPERATOR) {
+        None => {
+            let Some(stored) = state.store.admin_password_hash().await? else {
+                state.metrics.login("failed");
+                return Ok(SignIn::Refused);
+            };
+            (stored, Some(User::operator()))
+        }
+        Some(name) => match state.store.user_password_hash(name).await? {
+            Some((tenant, stored)) => {
+                let admin = User {
+                    name: name.to_owned(),
+                    tenant,
+                    operator: false,
+                };
+                (stored, Some(admin))
+            }
+            None => (unknown_user_hash().to_owned(), None),
+        },
     };
     // The slot moves into the blocking task: it is held until the check really ends, even if
     // the request is dropped meanwhile.
@@ -288,10 +321,10 @@ pub async fn sign_in(
     })
     .await
     .unwrap_or(false);
-    if matched {
+    if let (true, Some(user)) = (matched, user) {
         guard.accepted(counted);
         state.metrics.login("ok");
-        Ok(SignIn::Accepted)
+        Ok(SignIn::Accepted(user))
     } else {
         state.metrics.login("failed");
         Ok(SignIn::Refused)

@@ -6,6 +6,7 @@ pub mod api;
 pub mod login_guard;
 pub mod oauth;
 pub mod pages;
+pub mod people;
 pub mod session;
 
 use axum::Router;
@@ -33,6 +34,8 @@ pub enum WebError {
     Crypto(#[from] crate::crypto::CryptoError),
     #[error(transparent)]
     Datadog(#[from] crate::datadog::DatadogError),
+    #[error(transparent)]
+    Tenant(#[from] crate::tenants::TenantError),
 }
 
 impl IntoResponse for WebError {
@@ -44,7 +47,7 @@ impl IntoResponse for WebError {
                 "The form was refused: it did not carry this session's CSRF token. Reload the page and try again.",
             ),
             Self::NotFound => (StatusCode::NOT_FOUND, "Not found."),
-            Self::Store(_) | Self::Crypto(_) | Self::Datadog(_) => {
+            Self::Store(_) | Self::Crypto(_) | Self::Datadog(_) | Self::Tenant(_) => {
                 tracing::error!(error = %self, "request failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -67,6 +70,8 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(admin::login_page).post(admin::login))
         .route("/logout", post(admin::logout))
         .route("/connections/{id}/disconnect", post(admin::disconnect))
+        .route("/invites", post(people::create))
+        .route("/invite/{token}", get(people::show).post(people::accept))
         .route("/oauth/onboard", get(oauth::onboard))
         .route("/oauth/callback", get(oauth::callback))
         .route("/api/status", get(api::status))

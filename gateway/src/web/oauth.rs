@@ -12,7 +12,7 @@ use super::advice::{self, Problem};
 use super::pages;
 use super::session::current_session;
 use crate::config::SitePolicy;
-use crate::connections::OrgInfo;
+use crate::connections::{OrgInfo, Saved};
 use crate::crypto::{SealContext, hash_token};
 use crate::datadog::DatadogError;
 use crate::state::AppState;
@@ -153,9 +153,11 @@ pub async fn callback(
         return Ok(problem_response(&state, &advice::state_unknown()));
     };
     let session = current_session(&state, &headers).await?;
-    if session.as_ref().map(|s| s.hash()) != Some(pending.session_hash.as_str()) {
+    let Some(session) = session.filter(|s| s.hash() == pending.session_hash) else {
         return Ok(problem_response(&state, &advice::session_mismatch()));
-    }
+    };
+    // The connection will belong to the signed-in user's tenant.
+    let tenant = session.user().tenant.clone();
     let redirect_uri = state.config.redirect_uri().to_string();
     if let Some(error) = &params.error {
         return Ok(problem_response(
@@ -183,6 +185,25 @@ pub async fn callback(
         Ok(o) if state.config.sites.allows(o.site()) => *o.site(),
         _ => return Ok(problem_response(&state, &advice::domain_mismatch())),
     };
+    let org = OrgInfo {
+        org_id: params.dd_oid.clone(),
+        org_name: params
+            .dd_org_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "Datadog organisation".to_owned()),
+    };
+    // Before any token or key exists: an organisation connected to another tenant stays
+    // theirs, and no second API key is created for it.
+    if state
+        .connections
+        .owner(&org, &site)
+        .await?
+        .is_some_and(|owner| owner != tenant)
+    {
+        tracing::warn!(domain = site.domain(), %tenant, "organisation already connected to another tenant; refused");
+        return Ok(problem_response(&state, &advice::org_of_another_tenant()));
+    }
     let verifier = state.keys.open_string(
         &SealContext::new("oauth_states", "pkce_verifier", &pending.state_hash),
         &pending.sealed_verifier,
@@ -220,26 +241,36 @@ pub async fn callback(
             return Ok(fail(&error));
         }
     };
-    let org = OrgInfo {
-        org_id: params.dd_oid.clone(),
-        org_name: params
-            .dd_org_name
-            .clone()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| "Datadog organisation".to_owned()),
-    };
-    let Some(record) = state
+    let saved = state
         .connections
-        .save_authorized(&org, &site, &pending.site, &tokens, created.as_ref())
-        .await?
-    else {
-        // 409 and no key of ours for this org: the tokens are useless without it.
-        revoke_quietly(&state, &site, &tokens.refresh_token).await;
-        return Ok(fail(&DatadogError::KeyExists));
+        .save_authorized(
+            &tenant,
+            &org,
+            &site,
+            &pending.site,
+            &tokens,
+            created.as_ref(),
+        )
+        .await?;
+    let record = match saved {
+        Saved::Stored(record) => record,
+        Saved::NoKey => {
+            // 409 and no key of ours for this org: the tokens are useless without it.
+            revoke_quietly(&state, &site, &tokens.refresh_token).await;
+            return Ok(fail(&DatadogError::KeyExists));
+        }
+        Saved::OtherTenant => {
+            // Another tenant connected the organisation while this flow ran.
+            revoke_quietly(&state, &site, &tokens.refresh_token).await;
+            return Ok(problem_response(&state, &advice::org_of_another_tenant()));
+        }
     };
     let now = state.clock.now();
     let message = format!("{} on {}", record.org_name, record.domain);
-    state.store.record_event(now, "connected", &message).await?;
+    state
+        .store
+        .record_event(&tenant, now, "connected", &message)
+        .await?;
     state.metrics.handshake("completed");
     tracing::info!(domain = %record.domain, connection = %record.id, "connected to Datadog");
     let last4 = record.api_key_last4.as_deref().unwrap_or("????");

@@ -6,6 +6,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use super::advice::Problem;
 use crate::connections::ConnectionStatus;
 use crate::store::GatewayEvent;
+use crate::tenants::{TenantHealth, User};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:52rem;margin:0 auto;padding:1rem;line-height:1.45}\
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.35rem;text-align:left;vertical-align:top}\
@@ -114,7 +115,12 @@ pub fn login(next: &str, error: Option<&str>) -> Markup {
             form method="post" action="/login" {
                 input type="hidden" name="next" value=(next);
                 p {
-                    label for="password" { "Admin password or token" } br;
+                    label for="user" { "User name" } br;
+                    input id="user" type="text" name="user" autocomplete="username" autocapitalize="none";
+                    br; small { "Leave empty to sign in with the gateway's admin token." }
+                }
+                p {
+                    label for="password" { "Password or admin token" } br;
                     input id="password" type="password" name="password" autocomplete="current-password" required autofocus;
                 }
                 p { button type="submit" { "Sign in" } }
@@ -126,6 +132,9 @@ pub fn login(next: &str, error: Option<&str>) -> Markup {
 /// Everything the admin index shows.
 #[derive(Debug)]
 pub struct AdminView<'a> {
+    pub user: &'a User,
+    /// Every tenant's health, for the operator only.
+    pub tenants: Option<&'a [TenantHealth]>,
     pub csrf: &'a str,
     pub connections: &'a [ConnectionStatus],
     pub events: &'a [GatewayEvent],
@@ -151,13 +160,47 @@ fn when(at: i64, now: i64) -> String {
     format!("{text} {suffix}")
 }
 
+/// The operator's overview: every tenant's connections, fleets, devices and last problem.
+fn tenant_health(tenants: &[TenantHealth], now: i64) -> Markup {
+    html! {
+        h2 { "Tenants" }
+        table id="tenants" {
+            tr { th { "Tenant" } th { "Connections" } th { "Fleets" } th { "Devices" } th { "Last problem" } }
+            @for t in tenants {
+                tr data-tenant=(t.tenant) {
+                    td { code { (t.tenant) } }
+                    td {
+                        @if t.connections.is_empty() { "none" }
+                        @for c in &t.connections {
+                            (c.org_name) " (" code { (c.domain) } "): " (c.state)
+                            @if c.key_valid == Some(false) { ", key rejected" }
+                            br;
+                        }
+                    }
+                    td { (t.fleets) }
+                    td { (t.devices) }
+                    td {
+                        @if let Some(problem) = &t.last_problem {
+                            small { (when(problem.at, now)) } " · " b { (problem.kind) } " · " (problem.message)
+                        } @else { "—" }
+                    }
+                }
+            }
+        }
+        p { small { "Create a tenant and its first admin's invite link with " code { "ddlink-gateway tenant create NAME" } "." } }
+    }
+}
+
 pub fn admin(view: &AdminView<'_>) -> Markup {
     layout(
         "ddlink gateway",
         html! {
-            form.inline method="post" action="/logout" {
-                input type="hidden" name="csrf" value=(view.csrf);
-                button type="submit" { "Sign out" }
+            p {
+                "Signed in as " b { (view.user.name) } " · tenant " code { (view.user.tenant) } " "
+                form.inline method="post" action="/logout" {
+                    input type="hidden" name="csrf" value=(view.csrf);
+                    button type="submit" { "Sign out" }
+                }
             }
             h2 { "Datadog connection" }
             @if view.connections.is_empty() {
@@ -197,6 +240,12 @@ pub fn admin(view: &AdminView<'_>) -> Markup {
                 }
             }
             @for section in &view.sections { (section) }
+            h2 { "Admins" }
+            form.inline method="post" action="/invites" {
+                input type="hidden" name="csrf" value=(view.csrf);
+                button type="submit" { "Invite another admin of this tenant" }
+            }
+            @if let Some(tenants) = view.tenants { (tenant_health(tenants, view.now)) }
             h2 { "Recent events" }
             @if view.events.is_empty() { p { "None yet." } } @else {
                 ul { @for e in view.events { li { small { (when(e.at, view.now)) } " · " b { (e.kind) } " · " (e.message) } } }

@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 use crate::crypto::{hash_token, random_token};
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::tenants::User;
 
 pub const SESSION_COOKIE: &str = "ddlink_session";
 
@@ -23,11 +24,17 @@ pub const SESSION_COOKIE: &str = "ddlink_session";
 pub struct AdminSession {
     token: SecretString,
     hash: String,
+    user: User,
 }
 
 impl AdminSession {
     pub fn hash(&self) -> &str {
         &self.hash
+    }
+
+    /// Who signed in; their tenant is the only one whose data the session reaches.
+    pub fn user(&self) -> &User {
+        &self.user
     }
 
     /// The CSRF token bound to this session, for hidden form fields.
@@ -70,28 +77,31 @@ pub async fn current_session(
         return Ok(None);
     }
     let hash = hash_token(token);
-    if state
+    Ok(state
         .store
-        .session_is_valid(&hash, state.clock.now())
+        .session_user(&hash, state.clock.now())
         .await?
-    {
-        Ok(Some(AdminSession {
+        .map(|user| AdminSession {
             token: SecretString::from(token.to_owned()),
             hash,
+            user,
         }))
-    } else {
-        Ok(None)
-    }
 }
 
-/// Creates a session and returns it with its `Set-Cookie` value.
-pub async fn create_session(state: &AppState) -> Result<(AdminSession, String), StoreError> {
+/// Creates a session of `user` and returns it with its `Set-Cookie` value.
+pub async fn create_session(
+    state: &AppState,
+    user: User,
+) -> Result<(AdminSession, String), StoreError> {
     let token = random_token(32)?;
     let hash = hash_token(&token);
     let now = state.clock.now();
     let ttl = state.config.timings.session_ttl.as_secs();
     let expires = now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX));
-    state.store.create_session(&hash, now, expires).await?;
+    state
+        .store
+        .create_session(&hash, &user.name, now, expires)
+        .await?;
     let cookie = format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={ttl}{}",
         if state.config.cookies_secure() {
@@ -104,6 +114,7 @@ pub async fn create_session(state: &AppState) -> Result<(AdminSession, String), 
         AdminSession {
             token: SecretString::from(token),
             hash,
+            user,
         },
         cookie,
     ))

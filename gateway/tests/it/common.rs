@@ -9,6 +9,8 @@ use ddlink_gateway::http_client::{
 };
 use ddlink_gateway::store::{DbOptions, sqlite_url_for_path};
 
+#[path = "../cli_settings/mod.rs"]
+pub mod cli_settings;
 #[path = "../gateway_config/mod.rs"]
 mod gateway_config;
 #[path = "../pg_schema/mod.rs"]
@@ -58,6 +60,17 @@ impl ScriptedTransport {
             .body(body.as_bytes().to_vec())
             .unwrap();
         self.push(path, Ok(response));
+    }
+
+    /// A successful code exchange followed by a newly created API key.
+    pub fn answer_token_and_new_key(&self) {
+        self.answer("/oauth2/v1/token", 200, "application/json", TOKEN_JSON);
+        self.answer(
+            "/api/v2/api_keys/marketplace",
+            201,
+            "application/json",
+            KEY_JSON,
+        );
     }
 
     pub fn fail(&self, path: &str, error: TransportError) {

@@ -268,7 +268,9 @@ async fn changing_the_admin_credential_signs_out_every_session() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::config(dir.path(), "https://gw.example.com");
     let first = Gateway::start(config.clone()).await.unwrap();
-    let (_, cookie) = create_session(first.state()).await.unwrap();
+    let (_, cookie) = create_session(first.state(), ddlink_gateway::tenants::User::operator())
+        .await
+        .unwrap();
     let headers = cookie_headers(&cookie);
     assert!(
         current_session(first.state(), &headers)
@@ -299,7 +301,9 @@ async fn changing_the_admin_credential_signs_out_every_session() {
             .is_none(),
         "a session outlived the credential change"
     );
-    let (_, cookie) = create_session(rotated.state()).await.unwrap();
+    let (_, cookie) = create_session(rotated.state(), ddlink_gateway::tenants::User::operator())
+        .await
+        .unwrap();
     let headers = cookie_headers(&cookie);
     rotated.state().db.close().await;
 

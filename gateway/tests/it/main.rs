@@ -3,6 +3,7 @@
 //! - `router`: the router through `tower::ServiceExt::oneshot` with a scripted HTTP transport.
 //! - `lifecycle`: `run` with graceful shutdown, first-run admin token, PostgreSQL gateway.
 //! - `store`: the store suite on SQLite, and on PostgreSQL when `DDLINK_TEST_POSTGRES_URL` is set.
+//! - `tenants`: carrying an old database over, the tile flow per tenant, invites, isolation.
 //!
 //! The flows against a real emulator and the Chromium tests live in the `ddlink-sandbox` crate.
 
@@ -10,3 +11,4 @@ mod common;
 mod lifecycle;
 mod router;
 mod store;
+mod tenants;

@@ -10,22 +10,36 @@ use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 
-use crate::common::{self, ADMIN_TOKEN, CLIENT_SECRET, KEY_JSON, ScriptedTransport, TOKEN_JSON};
+use crate::common::{self, ADMIN_TOKEN, CLIENT_SECRET, ScriptedTransport, TOKEN_JSON};
 
-struct Harness {
+/// A gateway behind `oneshot`, with a scripted Datadog (shared with the tenant tests).
+pub struct Harness {
     _dir: tempfile::TempDir,
-    gateway: Gateway,
+    pub gateway: Gateway,
     router: Router,
-    transport: Arc<ScriptedTransport>,
+    pub transport: Arc<ScriptedTransport>,
 }
 
 async fn harness(public_url: &str) -> Harness {
     let dir = tempfile::tempdir().unwrap();
+    let database = common::sqlite_db(dir.path());
+    harness_on(dir, public_url, database).await
+}
+
+/// A harness whose state lives in `dir` and whose database is `database`.
+pub async fn harness_on(
+    dir: tempfile::TempDir,
+    public_url: &str,
+    database: ddlink_gateway::store::DbOptions,
+) -> Harness {
     let transport = ScriptedTransport::new();
-    let gateway =
-        Gateway::start_with_transport(common::config(dir.path(), public_url), transport.clone())
-            .await
-            .unwrap();
+    let config = ddlink_gateway::Config {
+        database,
+        ..common::config(dir.path(), public_url)
+    };
+    let gateway = Gateway::start_with_transport(config, transport.clone())
+        .await
+        .unwrap();
     let router = gateway.router();
     Harness {
         _dir: dir,
@@ -35,14 +49,14 @@ async fn harness(public_url: &str) -> Harness {
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
 }
 
 impl Reply {
-    fn location(&self) -> &str {
+    pub fn location(&self) -> &str {
         self.headers
             .get(header::LOCATION)
             .unwrap()
@@ -52,7 +66,7 @@ impl Reply {
 }
 
 impl Harness {
-    async fn send(&self, request: Request<Body>) -> Reply {
+    pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
@@ -64,7 +78,7 @@ impl Harness {
         }
     }
 
-    async fn get(&self, uri: &str, cookie: Option<&str>) -> Reply {
+    pub async fn get(&self, uri: &str, cookie: Option<&str>) -> Reply {
         let mut request = Request::get(uri);
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
@@ -72,7 +86,7 @@ impl Harness {
         self.send(request.body(Body::empty()).unwrap()).await
     }
 
-    async fn post_form(&self, uri: &str, cookie: Option<&str>, form: &str) -> Reply {
+    pub async fn post_form(&self, uri: &str, cookie: Option<&str>, form: &str) -> Reply {
         let mut request =
             Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(cookie) = cookie {
@@ -82,11 +96,26 @@ impl Harness {
             .await
     }
 
-    /// Logs in and returns the `name=value` cookie.
-    async fn login(&self) -> String {
-        let reply = self
-            .post_form("/login", None, &format!("password={ADMIN_TOKEN}&next=%2F"))
-            .await;
+    /// `GET /api/status` with the admin token as bearer token.
+    pub async fn status_with_admin_token(&self) -> Reply {
+        self.send(
+            Request::get("/api/status")
+                .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Logs in with the admin token and returns the `name=value` cookie.
+    pub async fn login(&self) -> String {
+        self.login_with(&format!("password={ADMIN_TOKEN}&next=%2F"))
+            .await
+    }
+
+    /// Logs in with this form body and returns the `name=value` cookie.
+    pub async fn login_with(&self, form: &str) -> String {
+        let reply = self.post_form("/login", None, form).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
         let cookie = reply
             .headers
@@ -99,7 +128,7 @@ impl Harness {
     }
 
     /// Starts a flow for datadoghq.eu and returns the `state` from the authorize URL.
-    async fn start_flow(&self, cookie: &str, site: &str) -> String {
+    pub async fn start_flow(&self, cookie: &str, site: &str) -> String {
         let reply = self
             .get(
                 &format!("/oauth/onboard?site={site}&domain=datadoghq.eu"),
@@ -116,7 +145,7 @@ impl Harness {
     }
 }
 
-fn csrf_of(page: &str) -> String {
+pub fn csrf_of(page: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
     let start = page.find(marker).unwrap() + marker.len();
     let end = page[start..].find('"').unwrap();
@@ -326,14 +355,7 @@ async fn callback_exchanges_on_the_api_host_with_client_secret_post_then_creates
     let h = harness("https://gw.example.com").await;
     let cookie = h.login().await;
     let state = h.start_flow(&cookie, "https://acme.datadoghq.eu").await;
-    h.transport
-        .answer("/oauth2/v1/token", 200, "application/json", TOKEN_JSON);
-    h.transport.answer(
-        "/api/v2/api_keys/marketplace",
-        201,
-        "application/json",
-        KEY_JSON,
-    );
+    h.transport.answer_token_and_new_key();
     let reply = h
         .get(
             &format!("/oauth/callback?code=c0de&state={state}&domain=datadoghq.eu&site=https://acme.datadoghq.eu&dd_oid=0rg-1&dd_org_name=Acme+Inc"),
@@ -380,7 +402,10 @@ async fn callback_exchanges_on_the_api_host_with_client_secret_post_then_creates
         .gateway
         .state()
         .store
-        .connection("0rg-1")
+        .connection(
+            &ddlink_gateway::tenants::TenantId::default_tenant(),
+            "0rg-1",
+        )
         .await
         .unwrap()
         .unwrap();
@@ -544,7 +569,7 @@ async fn datadog_errors_produce_troubleshooting_pages() {
         h.gateway
             .state()
             .store
-            .connections()
+            .connections(&ddlink_gateway::tenants::TenantId::default_tenant())
             .await
             .unwrap()
             .is_empty()
@@ -616,14 +641,7 @@ async fn status_api_needs_the_admin_token_or_a_session() {
         )
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-    let ok = h
-        .send(
-            Request::get("/api/status")
-                .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let ok = h.status_with_admin_token().await;
     assert_eq!(ok.status, StatusCode::OK);
     let json: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
     assert_eq!(json["connections"], serde_json::json!([]));

@@ -9,6 +9,7 @@ use ddlink_gateway::store::{
     ConnectionRecord, ConnectionState, Db, DbOptions, PendingAuthorization, SEALED_COLUMNS,
     SqlStore, Store, TokenUpdate,
 };
+use ddlink_gateway::tenants::TenantId;
 
 /// Runs `test` against a fresh SQLite store and, if configured, a fresh PostgreSQL schema.
 async fn on_each_backend<F, Fut>(test: F)
@@ -37,6 +38,11 @@ where
         crate::common::pg_schema::drop(db.pool(), &schema).await;
         db.close().await;
     }
+}
+
+/// The tenant every single-tenant store test works in.
+fn t() -> TenantId {
+    TenantId::default_tenant()
 }
 
 fn connection(id: &str, now: i64) -> ConnectionRecord {
@@ -122,12 +128,12 @@ async fn pending_authorizations_are_single_use_and_expire() {
 async fn connections_round_trip_update_and_wipe() {
     on_each_backend(|store| async move {
         let record = connection("org-1", 1000);
-        store.upsert_connection(&record).await.unwrap();
+        store.upsert_connection(&t(), &record).await.unwrap();
         assert_eq!(
-            store.connection("org-1").await.unwrap(),
+            store.connection(&t(), "org-1").await.unwrap(),
             Some(record.clone())
         );
-        assert_eq!(store.connection("nope").await.unwrap(), None);
+        assert_eq!(store.connection(&t(), "nope").await.unwrap(), None);
 
         let renamed = ConnectionRecord {
             org_name: "Acme 2".into(),
@@ -135,17 +141,17 @@ async fn connections_round_trip_update_and_wipe() {
             updated_at: 1001,
             ..record.clone()
         };
-        store.upsert_connection(&renamed).await.unwrap();
+        store.upsert_connection(&t(), &renamed).await.unwrap();
         store
-            .upsert_connection(&connection("org-2", 2000))
+            .upsert_connection(&t(), &connection("org-2", 2000))
             .await
             .unwrap();
-        let all = store.connections().await.unwrap();
+        let all = store.connections(&t()).await.unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0], renamed);
 
         // A refresh without rotation keeps the stored refresh token.
-        assert!(store.try_lease("org-1", "gw-a", 60).await.unwrap());
+        assert!(store.try_lease(&t(), "org-1", "gw-a", 60).await.unwrap());
         let update = TokenUpdate {
             sealed_access_token: vec![10],
             sealed_refresh_token: None,
@@ -153,11 +159,11 @@ async fn connections_round_trip_update_and_wipe() {
         };
         assert!(
             store
-                .update_tokens("org-1", "gw-a", &update, 1100)
+                .update_tokens(&t(), "org-1", "gw-a", &update, 1100)
                 .await
                 .unwrap()
         );
-        let after = store.connection("org-1").await.unwrap().unwrap();
+        let after = store.connection(&t(), "org-1").await.unwrap().unwrap();
         assert_eq!(after.sealed_access_token, Some(vec![10]));
         assert_eq!(after.sealed_refresh_token, Some(vec![4, 5, 6]));
         assert_eq!(after.access_expires_at, 9000);
@@ -167,13 +173,13 @@ async fn connections_round_trip_update_and_wipe() {
         };
         assert!(
             store
-                .update_tokens("org-1", "gw-a", &rotated, 1200)
+                .update_tokens(&t(), "org-1", "gw-a", &rotated, 1200)
                 .await
                 .unwrap()
         );
         assert_eq!(
             store
-                .connection("org-1")
+                .connection(&t(), "org-1")
                 .await
                 .unwrap()
                 .unwrap()
@@ -182,19 +188,22 @@ async fn connections_round_trip_update_and_wipe() {
         );
 
         store
-            .set_connection_state("org-1", ConnectionState::NeedsReauth, 1300)
+            .set_connection_state(&t(), "org-1", ConnectionState::NeedsReauth, 1300)
             .await
             .unwrap();
-        store.record_key_check("org-1", false, 1400).await.unwrap();
-        let flagged = store.connection("org-1").await.unwrap().unwrap();
+        store
+            .record_key_check(&t(), "org-1", false, 1400)
+            .await
+            .unwrap();
+        let flagged = store.connection(&t(), "org-1").await.unwrap().unwrap();
         assert_eq!(flagged.state, ConnectionState::NeedsReauth);
         assert_eq!(
             (flagged.key_valid, flagged.key_checked_at),
             (Some(false), Some(1400))
         );
 
-        store.wipe_connection("org-1", 1500).await.unwrap();
-        let wiped = store.connection("org-1").await.unwrap().unwrap();
+        store.wipe_connection(&t(), "org-1", 1500).await.unwrap();
+        let wiped = store.connection(&t(), "org-1").await.unwrap().unwrap();
         assert_eq!(wiped.state, ConnectionState::Disconnected);
         assert_eq!(
             (
@@ -217,29 +226,29 @@ async fn connections_round_trip_update_and_wipe() {
 async fn row_lease_has_one_owner_until_it_expires_or_is_released() {
     on_each_backend(|store| async move {
         store
-            .upsert_connection(&connection("org-1", 0))
+            .upsert_connection(&t(), &connection("org-1", 0))
             .await
             .unwrap();
-        assert!(store.try_lease("org-1", "gw-a", 60).await.unwrap());
-        assert!(!store.try_lease("org-1", "gw-b", 60).await.unwrap());
+        assert!(store.try_lease(&t(), "org-1", "gw-a", 60).await.unwrap());
+        assert!(!store.try_lease(&t(), "org-1", "gw-b", 60).await.unwrap());
         assert!(
-            store.try_lease("org-1", "gw-a", 60).await.unwrap(),
+            store.try_lease(&t(), "org-1", "gw-a", 60).await.unwrap(),
             "owner may extend"
         );
         // A lease of 0 s has expired by the database's clock at once.
-        assert!(store.try_lease("org-1", "gw-a", 0).await.unwrap());
+        assert!(store.try_lease(&t(), "org-1", "gw-a", 0).await.unwrap());
         assert!(
-            store.try_lease("org-1", "gw-b", 60).await.unwrap(),
+            store.try_lease(&t(), "org-1", "gw-b", 60).await.unwrap(),
             "expired lease is taken over"
         );
-        store.release_lease("org-1", "gw-a").await.unwrap();
+        store.release_lease(&t(), "org-1", "gw-a").await.unwrap();
         assert!(
-            !store.try_lease("org-1", "gw-a", 60).await.unwrap(),
+            !store.try_lease(&t(), "org-1", "gw-a", 60).await.unwrap(),
             "only the owner releases"
         );
-        store.release_lease("org-1", "gw-b").await.unwrap();
-        assert!(store.try_lease("org-1", "gw-a", 60).await.unwrap());
-        assert!(!store.try_lease("missing", "gw-a", 60).await.unwrap());
+        store.release_lease(&t(), "org-1", "gw-b").await.unwrap();
+        assert!(store.try_lease(&t(), "org-1", "gw-a", 60).await.unwrap());
+        assert!(!store.try_lease(&t(), "missing", "gw-a", 60).await.unwrap());
     })
     .await;
 }
@@ -248,14 +257,14 @@ async fn row_lease_has_one_owner_until_it_expires_or_is_released() {
 async fn concurrent_lease_attempts_have_exactly_one_winner() {
     on_each_backend(|store| async move {
         store
-            .upsert_connection(&connection("org-1", 0))
+            .upsert_connection(&t(), &connection("org-1", 0))
             .await
             .unwrap();
         let attempts = (0..8).map(|i| {
             let store = store.clone();
             async move {
                 store
-                    .try_lease("org-1", &format!("gw-{i}"), 60)
+                    .try_lease(&t(), "org-1", &format!("gw-{i}"), 60)
                     .await
                     .unwrap()
             }
@@ -296,20 +305,64 @@ async fn admin_credential_sessions_and_events() {
             Some("h3")
         );
 
-        store.create_session("s1", 100, 200).await.unwrap();
-        assert!(store.session_is_valid("s1", 150).await.unwrap());
-        assert!(!store.session_is_valid("s1", 200).await.unwrap());
-        assert!(!store.session_is_valid("s2", 150).await.unwrap());
+        store
+            .create_session("s1", "operator", 100, 200)
+            .await
+            .unwrap();
+        let operator = store.session_user("s1", 150).await.unwrap().unwrap();
+        assert_eq!(
+            (operator.name.as_str(), operator.operator),
+            ("operator", true)
+        );
+        assert_eq!(operator.tenant, t());
+        assert!(store.session_user("s1", 200).await.unwrap().is_none());
+        assert!(store.session_user("s2", 150).await.unwrap().is_none());
         store.delete_session("s1").await.unwrap();
-        assert!(!store.session_is_valid("s1", 150).await.unwrap());
+        assert!(store.session_user("s1", 150).await.unwrap().is_none());
+        // A tenant admin's session is the admin's; a new operator credential leaves it alone.
+        let acme = TenantId::parse("acme").unwrap();
+        assert!(store.create_tenant(&acme, 1).await.unwrap());
+        assert!(
+            store
+                .create_user(&acme, "alice", "h-alice", 1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .create_user(&t(), "alice", "h-other", 1)
+                .await
+                .unwrap(),
+            "names are unique"
+        );
+        assert_eq!(
+            store.user_password_hash("alice").await.unwrap(),
+            Some((acme.clone(), "h-alice".to_owned()))
+        );
+        assert_eq!(store.user_password_hash("operator").await.unwrap(), None);
+        store
+            .create_session("s-op", "operator", 100, 200)
+            .await
+            .unwrap();
+        store
+            .create_session("s-alice", "alice", 100, 200)
+            .await
+            .unwrap();
+        store.replace_admin_password_hash("h4", 4).await.unwrap();
+        assert!(store.session_user("s-op", 150).await.unwrap().is_none());
+        let alice = store.session_user("s-alice", 150).await.unwrap().unwrap();
+        assert_eq!(
+            (alice.name.as_str(), alice.operator, alice.tenant),
+            ("alice", false, acme)
+        );
 
         for i in 0..5 {
             store
-                .record_event(i, "kind", &format!("event {i}"))
+                .record_event(&t(), i, "kind", &format!("event {i}"))
                 .await
                 .unwrap();
         }
-        let recent = store.recent_events(3).await.unwrap();
+        let recent = store.recent_events(&t(), 3).await.unwrap();
         let messages: Vec<_> = recent.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(messages, ["event 4", "event 3", "event 2"]);
     })
@@ -326,7 +379,7 @@ async fn key_rotation_reseals_every_secret_and_refuses_unknown_keys() {
         record.sealed_access_token = Some(old.seal(&ctx("access_token"), b"access").unwrap());
         record.sealed_refresh_token = Some(old.seal(&ctx("refresh_token"), b"refresh").unwrap());
         record.sealed_api_key = Some(old.seal(&ctx("api_key"), b"apikey").unwrap());
-        store.upsert_connection(&record).await.unwrap();
+        store.upsert_connection(&t(), &record).await.unwrap();
 
         let rotated = KeyRing::new(
             MasterKey::generate().unwrap().0,
@@ -341,7 +394,7 @@ async fn key_rotation_reseals_every_secret_and_refuses_unknown_keys() {
             0,
             "idempotent"
         );
-        let after = store.connection("org-1").await.unwrap().unwrap();
+        let after = store.connection(&t(), "org-1").await.unwrap().unwrap();
         for (column, blob, plain) in [
             (
                 "access_token",
@@ -430,12 +483,15 @@ async fn the_device_key_is_reused_briefly_and_local_writes_show_at_once() {
     use ddlink_gateway::clock::Clock;
     use ddlink_gateway::connections::{Connections, DEVICE_KEY_CACHE, OrgInfo};
     use ddlink_gateway::datadog::{CreatedKey, Tokens};
+    use ddlink_gateway::provision::fleets::{self, FleetSpec};
+    use ddlink_gateway::provision::store::ProvisionStore;
     use secrecy::{ExposeSecret as _, SecretString};
     use std::sync::Arc;
 
     let dir = tempfile::tempdir().unwrap();
     let options = crate::common::sqlite_db(dir.path());
     let keys = Arc::new(KeyRing::new(MasterKey::generate().unwrap().0, Vec::new()));
+    let ring = keys.clone();
     // Two gateway instances on one database: each has its own store and cache.
     let here = Connections::new(
         Arc::new(SqlStore::new(Db::connect(&options).await.unwrap())),
@@ -467,34 +523,42 @@ async fn the_device_key_is_reused_briefly_and_local_writes_show_at_once() {
         value.map(|(record, key)| (record.key_version, key.expose_secret().to_owned()))
     };
 
-    here.save_authorized(&org, &site, origin, &tokens, Some(&key("aaaa1111")))
+    here.save_authorized(&t(), &org, &site, origin, &tokens, Some(&key("aaaa1111")))
         .await
         .unwrap();
+    let fleets = ProvisionStore::new(Db::connect(&options).await.unwrap());
+    let spec = FleetSpec {
+        tenant: &t(),
+        name: "plant",
+        auto_approve: true,
+        connection_id: Some("org-1"),
+    };
+    fleets::create(&fleets, &ring, &spec, 0).await.unwrap();
     assert_eq!(
-        version_and_key(here.device_api_key().await.unwrap()),
+        version_and_key(here.device_api_key(&t(), "plant").await.unwrap()),
         Some((1, "aaaa1111".into()))
     );
     // A reconnect through this instance is seen at once.
-    here.save_authorized(&org, &site, origin, &tokens, Some(&key("bbbb2222")))
+    here.save_authorized(&t(), &org, &site, origin, &tokens, Some(&key("bbbb2222")))
         .await
         .unwrap();
     assert_eq!(
-        version_and_key(here.device_api_key().await.unwrap()),
+        version_and_key(here.device_api_key(&t(), "plant").await.unwrap()),
         Some((2, "bbbb2222".into()))
     );
     // One made by another instance is seen once the cache period has passed, not before.
     elsewhere
-        .save_authorized(&org, &site, origin, &tokens, Some(&key("cccc3333")))
+        .save_authorized(&t(), &org, &site, origin, &tokens, Some(&key("cccc3333")))
         .await
         .unwrap();
     assert_eq!(
-        version_and_key(here.device_api_key().await.unwrap()),
+        version_and_key(here.device_api_key(&t(), "plant").await.unwrap()),
         Some((2, "bbbb2222".into())),
         "the cached answer is reused"
     );
     tokio::time::sleep(DEVICE_KEY_CACHE + std::time::Duration::from_millis(100)).await;
     assert_eq!(
-        version_and_key(here.device_api_key().await.unwrap()),
+        version_and_key(here.device_api_key(&t(), "plant").await.unwrap()),
         Some((3, "cccc3333".into()))
     );
 }
@@ -505,7 +569,7 @@ async fn the_device_key_is_reused_briefly_and_local_writes_show_at_once() {
 async fn leases_use_the_database_clock_and_guard_token_writes() {
     on_each_backend(|store| async move {
         store
-            .upsert_connection(&connection("org-1", 0))
+            .upsert_connection(&t(), &connection("org-1", 0))
             .await
             .unwrap();
         let update = |access: u8| TokenUpdate {
@@ -515,17 +579,17 @@ async fn leases_use_the_database_clock_and_guard_token_writes() {
         };
         let access_token = || async {
             store
-                .connection("org-1")
+                .connection(&t(), "org-1")
                 .await
                 .unwrap()
                 .unwrap()
                 .sealed_access_token
         };
-        assert!(store.try_lease("org-1", "gw-a", 60).await.unwrap());
-        assert!(!store.try_lease("org-1", "gw-b", 60).await.unwrap());
+        assert!(store.try_lease(&t(), "org-1", "gw-a", 60).await.unwrap());
+        assert!(!store.try_lease(&t(), "org-1", "gw-b", 60).await.unwrap());
         assert!(
             !store
-                .update_tokens("org-1", "gw-b", &update(20), 100)
+                .update_tokens(&t(), "org-1", "gw-b", &update(20), 100)
                 .await
                 .unwrap(),
             "a write without the lease"
@@ -533,28 +597,106 @@ async fn leases_use_the_database_clock_and_guard_token_writes() {
         assert_eq!(access_token().await, Some(vec![1, 2, 3]));
         assert!(
             store
-                .update_tokens("org-1", "gw-a", &update(21), 100)
+                .update_tokens(&t(), "org-1", "gw-a", &update(21), 100)
                 .await
                 .unwrap()
         );
         assert_eq!(access_token().await, Some(vec![21]));
         // gw-a's lease lapses (0 s): its late write is refused, whoever holds the row next.
-        assert!(store.try_lease("org-1", "gw-a", 0).await.unwrap());
+        assert!(store.try_lease(&t(), "org-1", "gw-a", 0).await.unwrap());
         assert!(
             !store
-                .update_tokens("org-1", "gw-a", &update(22), 100)
+                .update_tokens(&t(), "org-1", "gw-a", &update(22), 100)
                 .await
                 .unwrap(),
             "a write after the lease expired"
         );
-        assert!(store.try_lease("org-1", "gw-b", 60).await.unwrap());
+        assert!(store.try_lease(&t(), "org-1", "gw-b", 60).await.unwrap());
         assert!(
             !store
-                .update_tokens("org-1", "gw-a", &update(23), 100)
+                .update_tokens(&t(), "org-1", "gw-a", &update(23), 100)
                 .await
                 .unwrap()
         );
         assert_eq!(access_token().await, Some(vec![21]));
+    })
+    .await;
+}
+
+/// Below the web layer: a function given tenant B's id neither reads nor writes A's rows.
+#[tokio::test]
+async fn tenant_scoped_functions_never_reach_another_tenants_rows() {
+    use ddlink_gateway::store::ConnectionWrite;
+    on_each_backend(|store| async move {
+        let a = TenantId::parse("acme").unwrap();
+        let b = TenantId::parse("globex").unwrap();
+        assert!(store.create_tenant(&a, 1).await.unwrap());
+        assert!(store.create_tenant(&b, 1).await.unwrap());
+        assert!(!store.create_tenant(&b, 2).await.unwrap(), "exists");
+        let record = connection("org-a", 1000);
+        assert_eq!(
+            store.upsert_connection(&a, &record).await.unwrap(),
+            ConnectionWrite::Written
+        );
+        assert_eq!(
+            store.connection_owner("org-a").await.unwrap(),
+            Some(a.clone())
+        );
+        assert_eq!(store.connection(&b, "org-a").await.unwrap(), None);
+        assert!(store.connections(&b).await.unwrap().is_empty());
+
+        // B cannot take the organisation over, nor change any field of it.
+        let hijack = ConnectionRecord {
+            sealed_api_key: Some(vec![66]),
+            ..record.clone()
+        };
+        assert_eq!(
+            store.upsert_connection(&b, &hijack).await.unwrap(),
+            ConnectionWrite::OtherTenant
+        );
+        assert!(!store.try_lease(&b, "org-a", "gw-b", 60).await.unwrap());
+        assert!(store.try_lease(&a, "org-a", "gw-a", 60).await.unwrap());
+        let update = TokenUpdate {
+            sealed_access_token: vec![66],
+            sealed_refresh_token: None,
+            access_expires_at: 1,
+        };
+        assert!(
+            !store
+                .update_tokens(&b, "org-a", "gw-a", &update, 1)
+                .await
+                .unwrap()
+        );
+        store.release_lease(&b, "org-a", "gw-a").await.unwrap();
+        assert!(
+            !store.try_lease(&a, "org-a", "gw-other", 60).await.unwrap(),
+            "B's release left A's lease alone"
+        );
+        store
+            .set_connection_state(&b, "org-a", ConnectionState::NeedsReauth, 2)
+            .await
+            .unwrap();
+        store.record_key_check(&b, "org-a", false, 2).await.unwrap();
+        store.wipe_connection(&b, "org-a", 2).await.unwrap();
+        assert_eq!(
+            store.connection(&a, "org-a").await.unwrap(),
+            Some(record),
+            "untouched by every call made with B's id"
+        );
+
+        store.record_event(&a, 1, "connected", "a's").await.unwrap();
+        store.record_event(&b, 2, "connected", "b's").await.unwrap();
+        let messages = |events: Vec<ddlink_gateway::store::GatewayEvent>| {
+            events.into_iter().map(|e| e.message).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            messages(store.recent_events(&a, 10).await.unwrap()),
+            ["a's"]
+        );
+        assert_eq!(
+            messages(store.recent_events(&b, 10).await.unwrap()),
+            ["b's"]
+        );
     })
     .await;
 }

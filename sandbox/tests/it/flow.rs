@@ -1,5 +1,6 @@
 //! End-to-end flows: the gateway and the Datadog emulator on loopback ports.
 
+use ddlink_gateway::tenants::TenantId;
 use std::time::Duration;
 
 use ddlink_emulator::{
@@ -143,7 +144,12 @@ async fn sandbox_happy_path_stores_the_key_encrypted_and_reports_status() {
     let keys = world.emulator().api_keys();
     assert_eq!(keys.len(), 1);
     let state = world.state();
-    let (record, key) = state.connections.device_api_key().await.unwrap().unwrap();
+    let (record, key) = state
+        .connections
+        .device_api_key(&TenantId::default_tenant(), world.fleet())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(key.expose_secret(), keys[0].key);
     assert_eq!(
         record.api_key_last4.as_deref(),
@@ -200,7 +206,12 @@ async fn tokens_are_refreshed_before_expiry_and_rotation_is_kept() {
     let (_dir, world) = start_sandbox().await;
     world.connect().await.unwrap();
     let state = world.state();
-    let before = state.store.connections().await.unwrap().remove(0);
+    let before = state
+        .store
+        .connections(&TenantId::default_tenant())
+        .await
+        .unwrap()
+        .remove(0);
     let old_refresh = secret(&state.connections.refresh_token(&before).unwrap());
 
     // Not due yet: nothing happens.
@@ -211,7 +222,12 @@ async fn tokens_are_refreshed_before_expiry_and_rotation_is_kept() {
     // refresh happens, so the assertions look at the outcome, not at who did it.
     world.advance_clocks(Duration::from_secs(3600 - 120));
     upkeep::refresh_due(state, "test").await.unwrap();
-    let after = state.store.connections().await.unwrap().remove(0);
+    let after = state
+        .store
+        .connections(&TenantId::default_tenant())
+        .await
+        .unwrap()
+        .remove(0);
     assert!(after.access_expires_at > before.access_expires_at);
     assert_ne!(
         secret(&state.connections.access_token(&after).unwrap()),
@@ -237,12 +253,18 @@ async fn a_lease_held_by_another_instance_skips_the_refresh() {
     let (_dir, world) = start_sandbox().await;
     world.connect().await.unwrap();
     let state = world.state();
-    let id = state.store.connections().await.unwrap()[0].id.clone();
+    let id = state
+        .store
+        .connections(&TenantId::default_tenant())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
     world.advance_clocks(Duration::from_secs(3500));
     assert!(
         state
             .store
-            .try_lease(&id, "other-gateway", 60)
+            .try_lease(&TenantId::default_tenant(), &id, "other-gateway", 60)
             .await
             .unwrap()
     );
@@ -267,9 +289,21 @@ async fn invalid_grant_marks_needs_reauth_and_reconnecting_keeps_the_key() {
             .get("ddlink_token_refreshes_total", "invalid_grant"),
         1
     );
-    let record = state.store.connections().await.unwrap().remove(0);
+    let record = state
+        .store
+        .connections(&TenantId::default_tenant())
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(record.state, ConnectionState::NeedsReauth);
-    assert!(state.connections.device_api_key().await.unwrap().is_none());
+    assert!(
+        state
+            .connections
+            .device_api_key(&TenantId::default_tenant(), world.fleet())
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let browser = Browser::new(
         world.emulator(),
@@ -293,7 +327,12 @@ async fn invalid_grant_marks_needs_reauth_and_reconnecting_keeps_the_key() {
         "{}",
         page.body
     );
-    let (again, key) = state.connections.device_api_key().await.unwrap().unwrap();
+    let (again, key) = state
+        .connections
+        .device_api_key(&TenantId::default_tenant(), world.fleet())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(again.state, ConnectionState::Active);
     assert_eq!(key.expose_secret(), world.emulator().api_keys()[0].key);
     assert_eq!(again.key_version, record.key_version);
@@ -305,9 +344,24 @@ async fn disconnect_revokes_and_wipes_then_409_explains_how_to_recover() {
     let (_dir, world) = start_sandbox().await;
     world.connect().await.unwrap();
     let state = world.state();
-    let id = state.store.connections().await.unwrap()[0].id.clone();
-    assert!(upkeep::disconnect(state, &id).await.unwrap());
-    let wiped = state.store.connection(&id).await.unwrap().unwrap();
+    let id = state
+        .store
+        .connections(&TenantId::default_tenant())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    assert!(
+        upkeep::disconnect(state, &TenantId::default_tenant(), &id)
+            .await
+            .unwrap()
+    );
+    let wiped = state
+        .store
+        .connection(&TenantId::default_tenant(), &id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(wiped.state, ConnectionState::Disconnected);
     assert!(wiped.sealed_api_key.is_none() && wiped.sealed_refresh_token.is_none());
     assert!(
@@ -333,7 +387,12 @@ async fn disconnect_revokes_and_wipes_then_409_explains_how_to_recover() {
     assert!(world.emulator().revoke_api_key(&old_key));
     let page = browser.connect().await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    let (record, key) = state.connections.device_api_key().await.unwrap().unwrap();
+    let (record, key) = state
+        .connections
+        .device_api_key(&TenantId::default_tenant(), world.fleet())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.key_version, 2);
     let live = world
         .emulator()
@@ -352,7 +411,12 @@ async fn stored_keys_are_validated_and_a_revoked_key_is_flagged() {
     let state = world.state();
     assert_eq!(upkeep::validate_keys(state, true).await.unwrap(), 1);
     assert_eq!(
-        state.store.connections().await.unwrap()[0].key_valid,
+        state
+            .store
+            .connections(&TenantId::default_tenant())
+            .await
+            .unwrap()[0]
+            .key_valid,
         Some(true)
     );
     assert_eq!(
@@ -364,10 +428,19 @@ async fn stored_keys_are_validated_and_a_revoked_key_is_flagged() {
     world.emulator().revoke_api_key(&key_id);
     assert_eq!(upkeep::validate_keys(state, true).await.unwrap(), 1);
     assert_eq!(
-        state.store.connections().await.unwrap()[0].key_valid,
+        state
+            .store
+            .connections(&TenantId::default_tenant())
+            .await
+            .unwrap()[0]
+            .key_valid,
         Some(false)
     );
-    let events = state.store.recent_events(5).await.unwrap();
+    let events = state
+        .store
+        .recent_events(&TenantId::default_tenant(), 5)
+        .await
+        .unwrap();
     assert_eq!(events[0].kind, "key_invalid");
     world.shutdown().await;
 }
@@ -479,7 +552,15 @@ async fn denied_consent_and_injected_datadog_errors_show_advice() {
         "{}",
         page.body
     );
-    assert!(world.state().store.connections().await.unwrap().is_empty());
+    assert!(
+        world
+            .state()
+            .store
+            .connections(&TenantId::default_tenant())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     world.shutdown().await;
 }
 

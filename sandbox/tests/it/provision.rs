@@ -7,6 +7,7 @@ use ddlink_core::provision::{
     read_challenge_response,
 };
 use ddlink_core::site::SandboxPolicy;
+use ddlink_gateway::tenants::TenantId;
 use ddlink_sandbox::SandboxOptions;
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
@@ -89,7 +90,7 @@ async fn the_sandbox_fleet_provisions_devices_against_the_emulator() {
     let (_, stored) = handle
         .state()
         .connections
-        .device_api_key()
+        .device_api_key(&TenantId::default_tenant(), handle.fleet())
         .await
         .unwrap()
         .unwrap();

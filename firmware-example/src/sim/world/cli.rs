@@ -1,7 +1,9 @@
 //! `ddlink-firmware-example --sandbox [--devices N] [--duration S]`: builds the [`World`], runs
 //! the devices on the embassy executor, streams progress, and ends with
-//! `summary: devices=N provisioned=N points_sent=X points_accepted=Y lost=Z`
-//! (exit status 0 only if every device provisioned and nothing was lost).
+//! `summary: devices=N provisioned=N points_sent=X points_accepted=Y lost=Z tls_sessions=S
+//! wire_bytes_per_point=B` (exit status 0 only if every device provisioned and nothing was
+//! lost), preceded by a `connections:` line (requests per TLS session, points per series
+//! request).
 //!
 //! With `--board qemu-mps2-an386 [--board-image PATH]` the devices are the board image under
 //! QEMU ([`super::super::qemu`]), and the summary is preceded by
@@ -16,6 +18,7 @@ use embassy_executor::Executor;
 
 use super::super::qemu::{BOARD_NAME, Footprint, default_image_path};
 use super::{DeviceNetwork, IntakeTrust, World, WorldConfig};
+use crate::device::DEFAULT_FLUSH_INTERVAL_MS;
 
 #[derive(Debug, Clone, Parser)]
 #[command(about = "The whole ddlink sandbox in one process: emulator, gateway, consent, devices")]
@@ -32,6 +35,10 @@ struct SandboxArgs {
     /// Sampling interval in seconds.
     #[arg(long, default_value_t = 1)]
     interval: u64,
+    /// How often devices send the samples they collected, in seconds (a board image uses the
+    /// firmware's default, 10 s).
+    #[arg(long, default_value_t = DEFAULT_FLUSH_INTERVAL_MS / 1_000)]
+    flush_interval: u64,
     /// Use the host's sockets instead of the in-process embassy-net network.
     #[arg(long)]
     os_sockets: bool,
@@ -52,6 +59,7 @@ pub fn main() -> ExitCode {
     let mut config = WorldConfig::new(args.devices);
     config.duration_ms = args.duration.saturating_mul(1_000);
     config.interval_ms = args.interval.max(1).saturating_mul(1_000);
+    config.flush_interval_ms = args.flush_interval.max(1).saturating_mul(1_000);
     let footprint = match &args.board {
         Some(_) => match Footprint::of_image(&args.board_image) {
             Ok(footprint) => Some(footprint),
@@ -190,6 +198,7 @@ async fn devices_task(world: &'static World, footprint: Option<Footprint>) {
     }
     let tally = world.tally(&runs);
     println!("{}", tally.details());
+    println!("{}", connections_line(world, &tally));
     if let Some(footprint) = footprint {
         let stack_peak = runs.iter().filter_map(|r| r.stack_peak).max().unwrap_or(0);
         // No allocator in the image: the heap is zero by construction.
@@ -200,4 +209,30 @@ async fn devices_task(world: &'static World, footprint: Option<Footprint>) {
     }
     println!("{tally}");
     std::process::exit(if tally.success() { 0 } else { 1 });
+}
+
+/// How well connections and batches were used: requests per TLS session and points per series
+/// request (what the emulator received).
+#[allow(clippy::cast_precision_loss, reason = "ratios for people to read")]
+fn connections_line(world: &World, tally: &super::tally::Tally) -> String {
+    let series_requests = world
+        .emulator()
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v2/series" && r.status == 202)
+        .count() as u64;
+    let ratio = |a: u64, b: u64| {
+        if b == 0 {
+            "n/a".to_owned()
+        } else {
+            format!("{:.1}", a as f64 / b as f64)
+        }
+    };
+    format!(
+        "connections: requests={} tls_sessions={} requests_per_tls_session={} series_requests={series_requests} points_per_series_request={}",
+        tally.requests,
+        tally.tls_sessions,
+        ratio(tally.requests, tally.tls_sessions),
+        ratio(tally.points_received + tally.duplicates, series_requests),
+    )
 }

@@ -6,18 +6,21 @@
 //! The sandbox gateway talks plain HTTP to the emulator (a sandbox site is `http`), so the
 //! emulator's port cannot also speak TLS; devices reach the intake through this front instead
 //! (their connections to the emulator's port are redirected here, see [`super::portmap`]) and
-//! verify its certificate against [`IntakeFront::ca_der`] exactly as they would Datadog's. The
-//! front can be made unreachable for a while (connections closed at once), and counts what it saw.
+//! verify its certificate against [`IntakeFront::ca_der`] exactly as they would Datadog's.
+//! Connections are relayed for as long as both sides keep them (devices keep theirs alive between
+//! requests). The front can be made unreachable for a while (open connections cut, new ones
+//! closed at once), and counts what it saw.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
 use ddlink_emulator::pki::{KeyType, Pki};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, PKCS_ECDSA_P256_SHA256};
 use rustls::server::ResolvesServerCertUsingSni;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -28,6 +31,8 @@ pub struct FrontStats {
     pub connections: u64,
     /// Connections closed at once because the intake was made unreachable.
     pub refused: u64,
+    /// Open connections cut when the intake was made unreachable.
+    pub cut: u64,
     /// TLS handshakes that failed (e.g. the client did not trust the certificate).
     pub failed_handshakes: u64,
     /// Connections forwarded to the emulator after a completed handshake.
@@ -38,6 +43,7 @@ pub struct FrontStats {
 struct Counters {
     connections: AtomicU64,
     refused: AtomicU64,
+    cut: AtomicU64,
     failed_handshakes: AtomicU64,
     forwarded: AtomicU64,
 }
@@ -47,7 +53,7 @@ struct Counters {
 pub struct IntakeFront {
     port: u16,
     ca_der: Vec<u8>,
-    reachable: Arc<AtomicBool>,
+    reachable: watch::Sender<bool>,
     counters: Arc<Counters>,
     task: JoinHandle<()>,
 }
@@ -66,7 +72,7 @@ impl IntakeFront {
             .await
             .context("binding the intake front")?;
         let port = listener.local_addr()?.port();
-        let reachable = Arc::new(AtomicBool::new(true));
+        let reachable = watch::Sender::new(true);
         let counters = Arc::new(Counters::default());
         let task = tokio::spawn(accept_loop(
             listener,
@@ -94,9 +100,10 @@ impl IntakeFront {
         &self.ca_der
     }
 
-    /// While `false`, every new connection is closed at once (the intake is "down").
+    /// While `false`, the intake is "down": open connections are cut and every new one is closed
+    /// at once.
     pub fn set_reachable(&self, reachable: bool) {
-        self.reachable.store(reachable, Ordering::SeqCst);
+        self.reachable.send_replace(reachable);
     }
 
     pub fn stats(&self) -> FrontStats {
@@ -104,6 +111,7 @@ impl IntakeFront {
         FrontStats {
             connections: c.connections.load(Ordering::SeqCst),
             refused: c.refused.load(Ordering::SeqCst),
+            cut: c.cut.load(Ordering::SeqCst),
             failed_handshakes: c.failed_handshakes.load(Ordering::SeqCst),
             forwarded: c.forwarded.load(Ordering::SeqCst),
         }
@@ -120,7 +128,7 @@ async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     upstream: SocketAddr,
-    reachable: Arc<AtomicBool>,
+    reachable: watch::Sender<bool>,
     counters: Arc<Counters>,
 ) {
     loop {
@@ -128,13 +136,14 @@ async fn accept_loop(
             continue;
         };
         counters.connections.fetch_add(1, Ordering::SeqCst);
-        if !reachable.load(Ordering::SeqCst) {
+        if !*reachable.borrow() {
             counters.refused.fetch_add(1, Ordering::SeqCst);
             drop(stream);
             continue;
         }
         let acceptor = acceptor.clone();
         let counters = counters.clone();
+        let mut outage = reachable.subscribe();
         tokio::spawn(async move {
             let Ok(mut tls) = acceptor.accept(stream).await else {
                 counters.failed_handshakes.fetch_add(1, Ordering::SeqCst);
@@ -144,8 +153,17 @@ async fn accept_loop(
                 return;
             };
             counters.forwarded.fetch_add(1, Ordering::SeqCst);
-            // Ends when either side closes; errors just end the connection, as a proxy would.
-            let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            // Ends when either side closes or the intake goes down; errors just end the
+            // connection, as a proxy would.
+            let relay = async {
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                false
+            };
+            // Also ends the relay when the front itself is gone.
+            let down = async { outage.wait_for(|reachable| !reachable).await.is_ok() };
+            if futures_lite::future::or(relay, down).await {
+                counters.cut.fetch_add(1, Ordering::SeqCst);
+            }
         });
     }
 }

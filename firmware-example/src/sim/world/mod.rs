@@ -30,6 +30,7 @@ use super::netsim::{NetSimConfig, run_with_network};
 use super::os::os_stack;
 use super::qemu::run_board;
 use super::runner::{SimDevice, run_device};
+use crate::device::DEFAULT_FLUSH_INTERVAL_MS;
 
 /// Which network the simulated devices use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +63,9 @@ pub struct WorldConfig {
     /// Device ids are `<prefix><index>` (index zero-padded to 4 digits).
     pub device_prefix: String,
     pub interval_ms: u64,
+    /// How often devices flush collected samples (in-process and OS-socket devices; a board image
+    /// uses the firmware's default).
+    pub flush_interval_ms: u64,
     /// How long devices sample.
     pub duration_ms: u64,
     /// How long devices keep sending after sampling, until their queue is empty.
@@ -81,6 +85,7 @@ impl WorldConfig {
             devices,
             device_prefix: "sim-".to_owned(),
             interval_ms: 1_000,
+            flush_interval_ms: DEFAULT_FLUSH_INTERVAL_MS,
             duration_ms: 10_000,
             drain_ms: 30_000,
             reprovision_every_ms: 600_000,
@@ -216,6 +221,7 @@ impl World {
             device_secret_hex: hex_encode(secret.expose_secret()),
             trust_anchors,
             interval_ms: self.config.interval_ms,
+            flush_interval_ms: self.config.flush_interval_ms,
             duration_ms: self.config.duration_ms,
             drain_ms: self.config.drain_ms,
             reprovision_every_ms: self.config.reprovision_every_ms,
@@ -243,6 +249,7 @@ impl World {
         let intake_port = self.emulator().local_addr().port();
         let front_port = self.front.as_ref().map(IntakeFront::port);
         let mut stack_peak = None;
+        let mut wire_bytes = None;
         let report = match &self.config.network {
             DeviceNetwork::OsSockets => {
                 let stack = os_stack();
@@ -262,8 +269,9 @@ impl World {
                 net.port_redirects = vec![(intake_port, front_port.unwrap_or(intake_port))];
                 net.loss_per_mille = *loss_per_mille;
                 net.seed = index as u64 + 1;
-                let board = run_board(image, &params, &net).await?;
+                let (board, link) = run_board(image, &params, &net).await?;
                 stack_peak = Some(board.stack_peak);
+                wire_bytes = Some(link.tcp_payload_bytes);
                 Ok(board.device)
             }
             DeviceNetwork::InProcess { loss_per_mille } => {
@@ -273,7 +281,7 @@ impl World {
                 ]);
                 net.loss_per_mille = *loss_per_mille;
                 net.seed = index as u64 + 1;
-                let (report, _link) = run_with_network(&net, async |tcp, dns| {
+                let (report, link) = run_with_network(&net, async |tcp, dns| {
                     let tcp = PortMap {
                         inner: tcp,
                         from: intake_port,
@@ -283,6 +291,7 @@ impl World {
                 })
                 .await
                 .map_err(|e| anyhow::anyhow!("in-process network: {e}"))?;
+                wire_bytes = Some(link.tcp_payload_bytes);
                 report
             }
         }
@@ -291,12 +300,16 @@ impl World {
             device_id: params.device_id,
             report,
             stack_peak,
+            wire_bytes,
         })
     }
 
-    /// The accounting of `runs`, cross-checked against what the emulator received.
+    /// The accounting of `runs`, cross-checked against what the emulator received, with the
+    /// TLS sessions the intake front completed.
     pub fn tally(&self, runs: &[DeviceRun]) -> Tally {
-        Tally::new(runs, &self.emulator().received_series())
+        let mut tally = Tally::new(runs, &self.emulator().received_series());
+        tally.tls_sessions = self.front().map_or(0, |front| front.stats().forwarded);
+        tally
     }
 
     /// Stops the gateway, the emulator and the front.

@@ -23,6 +23,8 @@ pub struct DeviceRun {
     pub report: DeviceReport,
     /// Stack high-water mark a board image reported, in bytes (board devices only).
     pub stack_peak: Option<u64>,
+    /// TCP payload bytes its router relayed both ways (none on the host's sockets).
+    pub wire_bytes: Option<u64>,
 }
 
 /// Totals over every device, with the emulator's view.
@@ -50,6 +52,13 @@ pub struct Tally {
     pub missing: u64,
     /// See the type's documentation; 0 in a correct run.
     pub lost: u64,
+    /// Intake requests the devices sent (every attempt).
+    pub requests: u64,
+    /// TLS sessions the intake completed (each one a full handshake); set by the world.
+    pub tls_sessions: u64,
+    /// TCP payload bytes of every device both ways, TLS records and provisioning included;
+    /// `None` unless every device ran behind a router that counts them.
+    pub wire_bytes: Option<u64>,
 }
 
 impl Tally {
@@ -74,7 +83,10 @@ impl Tally {
                 }
             }
         }
-        let mut tally = Self::default();
+        let mut tally = Self {
+            wire_bytes: Some(0),
+            ..Self::default()
+        };
         for run in runs {
             let points = run.report.points;
             let (distinct, duplicates) = per_host
@@ -94,6 +106,11 @@ impl Tally {
             tally.points_received += distinct;
             tally.duplicates += duplicates;
             tally.missing += points.accepted.saturating_sub(distinct);
+            tally.requests += u64::from(run.report.uploader.sent);
+            tally.wire_bytes = tally
+                .wire_bytes
+                .zip(run.wire_bytes)
+                .map(|(total, bytes)| total + bytes);
             tally.lost += points
                 .sampled
                 .saturating_sub(points.accepted)
@@ -102,6 +119,13 @@ impl Tally {
                 + points.accepted.saturating_sub(distinct);
         }
         tally
+    }
+
+    /// Bytes on the wire per accepted point, when the bytes were counted and a point accepted.
+    #[allow(clippy::cast_precision_loss, reason = "a ratio for people to read")]
+    pub fn wire_bytes_per_point(&self) -> Option<f64> {
+        let bytes = self.wire_bytes?;
+        (self.points_accepted > 0).then(|| bytes as f64 / self.points_accepted as f64)
     }
 
     /// Every device provisioned and nothing was lost.
@@ -126,8 +150,17 @@ impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "summary: devices={} provisioned={} points_sent={} points_accepted={} lost={}",
-            self.devices, self.provisioned, self.points_sent, self.points_accepted, self.lost
-        )
+            "summary: devices={} provisioned={} points_sent={} points_accepted={} lost={} tls_sessions={}",
+            self.devices,
+            self.provisioned,
+            self.points_sent,
+            self.points_accepted,
+            self.lost,
+            self.tls_sessions
+        )?;
+        match self.wire_bytes_per_point() {
+            Some(ratio) => write!(f, " wire_bytes_per_point={ratio:.1}"),
+            None => f.write_str(" wire_bytes_per_point=n/a"),
+        }
     }
 }
