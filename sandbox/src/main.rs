@@ -19,9 +19,12 @@ struct Args {
     /// Directory for the sandbox's SQLite database, master key and sandbox.json.
     #[arg(long, default_value = "ddlink-sandbox")]
     state_dir: PathBuf,
-    /// Complete the Datadog consent headlessly right away.
+    /// Complete the Datadog consent headlessly right away (for every tenant).
     #[arg(long)]
     connect: bool,
+    /// Tenants, each with its own emulated Datadog org and fleet (`demo`, `demo-2`, …).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    tenants: u16,
 }
 
 fn main() -> ExitCode {
@@ -32,6 +35,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let handle = ddlink_sandbox::start(SandboxOptions {
         listen: args.listen,
         state_dir: args.state_dir,
+        tenants: usize::from(args.tenants),
     })
     .await?;
     if args.connect {
@@ -39,7 +43,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .connect()
             .await
             .context("completing the consent headlessly")?;
-        println!("connected: the sandbox organisation's API key is stored (encrypted)");
+        println!("connected: each sandbox organisation's API key is stored (encrypted)");
     }
     println!("gateway:   {}", handle.gateway_url());
     println!(

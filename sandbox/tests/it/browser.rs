@@ -98,6 +98,7 @@ async fn sandbox_world(dir: &std::path::Path) -> SandboxHandle {
     ddlink_sandbox::start(SandboxOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         state_dir: dir.join("state"),
+        tenants: 1,
     })
     .await
     .unwrap()

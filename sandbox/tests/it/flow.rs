@@ -24,6 +24,7 @@ async fn start_sandbox_on(listen: &str) -> (tempfile::TempDir, SandboxHandle) {
     let handle = ddlink_sandbox::start(SandboxOptions {
         listen: listen.parse().unwrap(),
         state_dir: dir.path().join("state"),
+        tenants: 1,
     })
     .await
     .unwrap();

@@ -127,6 +127,7 @@ impl World {
         let sandbox = runtime.block_on(ddlink_sandbox::start(SandboxOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             state_dir: state_dir.path().join("state"),
+            tenants: 1,
         }))?;
         runtime
             .block_on(sandbox.connect())
