@@ -1,9 +1,11 @@
 //! What an emulator instance serves: its domain, registered OAuth clients, pre-registered
-//! API keys, the organisation that authorises, TLS and the clock.
+//! API keys, the organisations that authorise, TLS and the clock.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::SystemTime;
+
+use serde::Serialize;
 
 /// The default sandbox domain. `*.localhost` resolves to loopback in browsers and curl, and
 /// `ddlink-core` accepts it as a sandbox site.
@@ -21,12 +23,14 @@ pub struct EmulatorConfig {
     pub tls: Option<TlsConfig>,
     /// OAuth clients registered "in the Developer Platform".
     pub clients: Vec<OAuthClient>,
-    /// API keys valid from the start (owned by the org, not by an OAuth client).
+    /// API keys valid from the start (owned by the first org, not by an OAuth client).
     pub api_keys: Vec<String>,
     /// Freeze the clock at this instant (it then moves only by `advance_clock`).
     pub frozen_clock: Option<SystemTime>,
-    /// The organisation whose user authorises every OAuth flow.
-    pub org: OrgConfig,
+    /// The organisations, each with its own web app (tile and consent page), user and API
+    /// keys. The first one answers on `app.<domain>` and on every custom subdomain no other
+    /// org claims; each further org needs its own [`OrgConfig::subdomain`]. At least one.
+    pub orgs: Vec<OrgConfig>,
     /// Bearer token the `/_emulator/…` test API requires (`Authorization: Bearer <token>`);
     /// `None` generates a random one, read it back with
     /// [`crate::EmulatorHandle::test_api_token`]. The test API hands out full API keys and can
@@ -45,7 +49,7 @@ impl fmt::Debug for EmulatorConfig {
                 &format_args!("[{} redacted]", self.api_keys.len()),
             )
             .field("frozen_clock", &self.frozen_clock)
-            .field("org", &self.org)
+            .field("orgs", &self.orgs)
             .field(
                 "test_api_token",
                 &self.test_api_token.as_ref().map(|_| "<redacted>"),
@@ -62,7 +66,7 @@ impl Default for EmulatorConfig {
             clients: Vec::new(),
             api_keys: Vec::new(),
             frozen_clock: None,
-            org: OrgConfig::default(),
+            orgs: vec![OrgConfig::default()],
             test_api_token: None,
         }
     }
@@ -136,8 +140,8 @@ impl fmt::Debug for OAuthClient {
     }
 }
 
-/// The Datadog organisation (and its user) that authorises clients.
-#[derive(Debug, Clone)]
+/// A Datadog organisation and the user of it who authorises clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OrgConfig {
     /// Display name, sent back as `dd_org_name`.
     pub name: String,
@@ -145,6 +149,22 @@ pub struct OrgConfig {
     pub id: String,
     /// UUID of the user who authorises (appears as the key's `created_by`).
     pub user_id: String,
+    /// The org's custom subdomain: its web app (tile, consent page) is
+    /// `<subdomain>.<domain>`, as Datadog serves orgs with a custom subdomain. `None` only for
+    /// the first org, which answers on `app.<domain>`. A DNS label, neither `app` nor `api`.
+    pub subdomain: Option<String>,
+}
+
+impl OrgConfig {
+    /// An org with fresh random org and user ids, served on `<subdomain>.<domain>`.
+    pub fn new(name: impl Into<String>, subdomain: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            id: crate::ids::uuid(),
+            user_id: crate::ids::uuid(),
+            subdomain: Some(subdomain.into()),
+        }
+    }
 }
 
 impl Default for OrgConfig {
@@ -153,6 +173,7 @@ impl Default for OrgConfig {
             name: "Sandbox Org".to_owned(),
             id: "3f0a5a5e-6d1c-4d3b-9a55-5ad0b0c0ffee".to_owned(),
             user_id: "5e1f5b7c-2a8d-4c11-8f0e-0000dd11c0de".to_owned(),
+            subdomain: None,
         }
     }
 }

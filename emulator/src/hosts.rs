@@ -51,7 +51,7 @@ pub(crate) fn classify(host_header: &str, domain: &str) -> Option<HostKind> {
     })
 }
 
-fn is_dns_label(label: &str) -> bool {
+pub(crate) fn is_dns_label(label: &str) -> bool {
     (1..=63).contains(&label.len())
         && label
             .bytes()

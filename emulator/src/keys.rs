@@ -1,5 +1,6 @@
-//! The org's API keys: pre-registered, created by tests, or created through the marketplace
-//! endpoint on behalf of an OAuth client.
+//! The orgs' API keys: pre-registered, created by tests, or created through the marketplace
+//! endpoint on behalf of an OAuth client. Every key belongs to one org, and what arrives
+//! with it is recorded under that org.
 
 use std::fmt;
 
@@ -19,11 +20,13 @@ pub enum KeyOrigin {
     Marketplace { client_id: String },
 }
 
-/// An API key of the org. `Debug` shows only the last four characters of the key.
+/// An API key of an org. `Debug` shows only the last four characters of the key.
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct ApiKeyInfo {
     /// The key's UUID (what received records name in `api_key_id`).
     pub id: String,
+    /// The org the key belongs to (what received records name in `org_id`).
+    pub org_id: String,
     /// The key value (the emulator is a test tool: tests need it).
     pub key: String,
     pub name: String,
@@ -38,6 +41,7 @@ impl fmt::Debug for ApiKeyInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiKeyInfo")
             .field("id", &self.id)
+            .field("org_id", &self.org_id)
             .field("key", &format_args!("…{}", self.last4))
             .field("name", &self.name)
             .field("created_at", &self.created_at)
@@ -54,6 +58,23 @@ pub(crate) enum KeyRejection {
     Invalid,
 }
 
+/// Who sent a request: the key's id and its org.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sender {
+    pub(crate) api_key_id: String,
+    pub(crate) org_id: String,
+}
+
+#[cfg(test)]
+impl Sender {
+    pub(crate) fn for_tests() -> Self {
+        Self {
+            api_key_id: "k".into(),
+            org_id: "o".into(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct KeyStore {
     keys: Vec<ApiKeyInfo>,
@@ -62,6 +83,7 @@ pub(crate) struct KeyStore {
 impl KeyStore {
     pub(crate) fn insert(
         &mut self,
+        org_id: &str,
         key: String,
         name: String,
         created_at: String,
@@ -73,6 +95,7 @@ impl KeyStore {
             .to_owned();
         let info = ApiKeyInfo {
             id: ids::uuid(),
+            org_id: org_id.to_owned(),
             key,
             name,
             last4,
@@ -87,11 +110,12 @@ impl KeyStore {
     /// Creates a fresh 32-hex key.
     pub(crate) fn create(
         &mut self,
+        org_id: &str,
         name: String,
         created_at: String,
         origin: KeyOrigin,
     ) -> ApiKeyInfo {
-        self.insert(ids::api_key(), name, created_at, origin)
+        self.insert(org_id, ids::api_key(), name, created_at, origin)
     }
 
     /// Revokes by id or by key value; `false` if no such key.
@@ -110,8 +134,8 @@ impl KeyStore {
         found.map(|k| k.revoked = true).is_some()
     }
 
-    /// The id of a valid (known, not revoked) key.
-    pub(crate) fn authenticate(&self, key: Option<&str>) -> Result<String, KeyRejection> {
+    /// The sender behind a valid (known, not revoked) key.
+    pub(crate) fn authenticate(&self, key: Option<&str>) -> Result<Sender, KeyRejection> {
         let key = key
             .map(str::trim)
             .filter(|k| !k.is_empty())
@@ -119,14 +143,19 @@ impl KeyStore {
         self.keys
             .iter()
             .find(|k| !k.revoked && k.key == key)
-            .map(|k| k.id.clone())
+            .map(|k| Sender {
+                api_key_id: k.id.clone(),
+                org_id: k.org_id.clone(),
+            })
             .ok_or(KeyRejection::Invalid)
     }
 
-    /// Whether a live marketplace key exists for this client (Datadog allows one per org).
-    pub(crate) fn has_marketplace_key(&self, client_id: &str) -> bool {
+    /// Whether the org has a live marketplace key of this client (Datadog allows one per
+    /// client and org).
+    pub(crate) fn has_marketplace_key(&self, client_id: &str, org_id: &str) -> bool {
         self.keys.iter().any(|k| {
             !k.revoked
+                && k.org_id == org_id
                 && matches!(&k.origin, KeyOrigin::Marketplace { client_id: c } if c == client_id)
         })
     }
@@ -143,8 +172,14 @@ mod tests {
     #[test]
     fn revoked_keys_stop_authenticating() {
         let mut store = KeyStore::default();
-        let key = store.create("k".into(), "t".into(), KeyOrigin::TestApi);
-        assert_eq!(store.authenticate(Some(&key.key)), Ok(key.id.clone()));
+        let key = store.create("org-a", "k".into(), "t".into(), KeyOrigin::TestApi);
+        assert_eq!(
+            store.authenticate(Some(&key.key)),
+            Ok(Sender {
+                api_key_id: key.id.clone(),
+                org_id: "org-a".into()
+            })
+        );
         assert_eq!(store.authenticate(None), Err(KeyRejection::Missing));
         assert_eq!(store.authenticate(Some("  ")), Err(KeyRejection::Missing));
         assert_eq!(store.authenticate(Some("nope")), Err(KeyRejection::Invalid));
@@ -154,7 +189,7 @@ mod tests {
             Err(KeyRejection::Invalid)
         );
         assert!(!store.revoke("unknown"));
-        let other = store.create("k2".into(), "t".into(), KeyOrigin::TestApi);
+        let other = store.create("org-a", "k2".into(), "t".into(), KeyOrigin::TestApi);
         assert!(
             !store.revoke_id(&other.key),
             "HTTP revocation takes ids, never key values"
@@ -163,9 +198,23 @@ mod tests {
     }
 
     #[test]
+    fn marketplace_keys_are_one_per_client_and_org() {
+        let mut store = KeyStore::default();
+        let origin = KeyOrigin::Marketplace {
+            client_id: "c".into(),
+        };
+        let key = store.create("org-a", "m".into(), "t".into(), origin);
+        assert!(store.has_marketplace_key("c", "org-a"));
+        assert!(!store.has_marketplace_key("c", "org-b"));
+        assert!(!store.has_marketplace_key("other-client", "org-a"));
+        assert!(store.revoke(&key.id));
+        assert!(!store.has_marketplace_key("c", "org-a"));
+    }
+
+    #[test]
     fn debug_hides_the_key() {
         let mut store = KeyStore::default();
-        let key = store.create("k".into(), "t".into(), KeyOrigin::Configured);
+        let key = store.create("org-a", "k".into(), "t".into(), KeyOrigin::Configured);
         let shown = format!("{key:?}");
         assert!(!shown.contains(&key.key));
         assert!(shown.contains(&key.last4));

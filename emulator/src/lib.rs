@@ -14,6 +14,11 @@
 //!
 //! Other hosts get `421 Misdirected Request`.
 //!
+//! Several orgs can share one emulator ([`EmulatorConfig::orgs`], [`EmulatorHandle::create_org`]):
+//! each has its own web-app host, tile, consent page, user and API keys, and every received
+//! record carries the `org_id` of the key it came with. [`HeadlessBrowser`] walks an org's
+//! tile → consent → callback flow the way its user's browser would.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use ddlink_emulator::{Emulator, EmulatorConfig, OAuthClient};
@@ -42,6 +47,7 @@
 #![forbid(unsafe_code)]
 
 mod body;
+mod browser;
 mod clock;
 mod config;
 mod decoding;
@@ -51,6 +57,7 @@ mod ids;
 mod intake;
 mod keys;
 mod oauth;
+mod orgs;
 mod pages;
 pub mod pki;
 mod received;
@@ -70,12 +77,14 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use browser::{BrowserError, Decision, HeadlessBrowser, PageAnswer};
 pub use config::{DEFAULT_DOMAIN, EmulatorConfig, OAuthClient, OrgConfig, TlsConfig};
 pub use faults::{FaultAction, FaultSpec, RateLimit};
 pub use hosts::HostKind;
 pub use keys::{ApiKeyInfo, KeyOrigin};
 pub use oauth::ConnectionInfo;
 pub use oauth::app::consent_id_from_page;
+pub use orgs::OrgError;
 pub use received::{
     CheckRecord, DistributionRecord, EventRecord, EventsEndpoint, LogRecord, Point, RequestRecord,
     SeriesEndpoint, SeriesRecord,
@@ -118,6 +127,8 @@ impl Emulator {
         listener: TcpListener,
     ) -> Result<EmulatorHandle, StartError> {
         validate(&config)?;
+        let orgs =
+            orgs::OrgDirectory::new(config.orgs).map_err(|e| StartError::Config(e.to_string()))?;
         let test_api_token =
             test_api::TestApiToken::new(config.test_api_token.unwrap_or_else(ids::token));
         let local_addr = listener.local_addr().map_err(StartError::Listener)?;
@@ -139,6 +150,7 @@ impl Emulator {
         let mut key_store = keys::KeyStore::default();
         for key in &config.api_keys {
             key_store.insert(
+                &orgs.first().id,
                 key.clone(),
                 "Configured API key".to_owned(),
                 iso8601_micros(clock.now()),
@@ -150,7 +162,7 @@ impl Emulator {
             public_domain,
             scheme,
             clients: config.clients,
-            org: config.org,
+            orgs: Mutex::new(orgs),
             clock,
             keys: Mutex::new(key_store),
             oauth: Mutex::default(),
@@ -277,9 +289,37 @@ impl EmulatorHandle {
         self.state.url_for(prefix)
     }
 
-    /// `scheme://app.<domain>`: the `site` of the sandbox (tile, authorize).
+    /// `scheme://app.<domain>`: the `site` of the sandbox (tile, authorize), the first org's.
     pub fn app_url(&self) -> String {
         self.url_for_host(hosts::APP)
+    }
+
+    /// The origin of an org's web app (its `site`): `app.` for the first org, else
+    /// `scheme://<subdomain>.<domain>`. `None` for an unknown org.
+    pub fn org_app_url(&self, org_id: &str) -> Option<String> {
+        self.state
+            .org(org_id)
+            .map(|org| self.state.org_app_url(&org))
+    }
+
+    /// An org's integration tile (`<org app url>/tile`); `None` for an unknown org.
+    pub fn org_tile_url(&self, org_id: &str) -> Option<String> {
+        self.org_app_url(org_id).map(|app| format!("{app}/tile"))
+    }
+
+    /// Every org, the first (default) one first.
+    pub fn orgs(&self) -> Vec<OrgConfig> {
+        lock(&self.state.orgs).list()
+    }
+
+    /// Adds an org at run time (as `POST /_emulator/orgs` does): fresh org and user ids, the
+    /// subdomain `org-<n>` unless one is given.
+    pub fn create_org(
+        &self,
+        name: impl Into<String>,
+        subdomain: Option<String>,
+    ) -> Result<OrgConfig, OrgError> {
+        test_api::add_org(&self.state, name.into(), subdomain)
     }
 
     /// `scheme://api.<domain>`.
@@ -377,14 +417,20 @@ impl EmulatorHandle {
         lock(&self.state.received).requests.clone()
     }
 
-    /// Every API key of the org, including revoked ones.
+    /// Every API key of every org, including revoked ones.
     pub fn api_keys(&self) -> Vec<ApiKeyInfo> {
         lock(&self.state.keys).list()
     }
 
-    /// Creates a valid API key.
+    /// Creates a valid API key of the first org.
     pub fn create_api_key(&self) -> ApiKeyInfo {
-        test_api::new_key(&self.state, None)
+        let first = lock(&self.state.orgs).first().id.clone();
+        test_api::create_key_of(&self.state, None, &first)
+    }
+
+    /// Creates a valid API key of an org; `None` for an unknown org.
+    pub fn create_org_api_key(&self, org_id: &str) -> Option<ApiKeyInfo> {
+        test_api::new_key(&self.state, None, Some(org_id))
     }
 
     /// Revokes a key by id or value (later submissions with it get 403); `false` if unknown.
@@ -392,7 +438,7 @@ impl EmulatorHandle {
         lock(&self.state.keys).revoke(id_or_key)
     }
 
-    /// Successful authorizations (connections of the org to OAuth clients).
+    /// Successful authorizations (connections of orgs to OAuth clients).
     pub fn connections(&self) -> Vec<ConnectionInfo> {
         lock(&self.state.oauth).connections.clone()
     }

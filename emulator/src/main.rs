@@ -128,7 +128,7 @@ async fn run(args: Args) -> Result<(), String> {
         clients,
         api_keys: args.api_keys,
         frozen_clock: None,
-        org,
+        orgs: vec![org],
         test_api_token: args.test_api_token,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -1,4 +1,5 @@
-//! Everything the intake endpoints accepted, decoded, with the id of the API key that sent it.
+//! Everything the intake endpoints accepted, decoded, with the id of the API key that sent it
+//! and the org that key belongs to.
 
 use serde::Serialize;
 
@@ -24,6 +25,8 @@ pub struct Point {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeriesRecord {
     pub api_key_id: String,
+    /// The org of the key (where Datadog would show this data).
+    pub org_id: String,
     pub endpoint: SeriesEndpoint,
     pub metric: String,
     /// `unspecified`, `count`, `rate` or `gauge` (v1 `""` is `unspecified`).
@@ -42,6 +45,8 @@ pub struct SeriesRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DistributionRecord {
     pub api_key_id: String,
+    /// The org of the key (where Datadog would show this data).
+    pub org_id: String,
     pub metric: String,
     pub tags: Vec<String>,
     pub host: Option<String>,
@@ -64,6 +69,8 @@ pub enum EventsEndpoint {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventRecord {
     pub api_key_id: String,
+    /// The org of the key (where Datadog would show this data).
+    pub org_id: String,
     pub endpoint: EventsEndpoint,
     /// The id returned to the client (v1 `id_str`, v2 `evt.id`).
     pub id: String,
@@ -82,6 +89,8 @@ pub struct EventRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogRecord {
     pub api_key_id: String,
+    /// The org of the key (where Datadog would show this data).
+    pub org_id: String,
     /// The `message` attribute (empty if absent; truncated to 1 MB like Datadog does).
     pub message: String,
     /// `ddtags` as sent (comma-separated).
@@ -100,6 +109,8 @@ pub struct LogRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckRecord {
     pub api_key_id: String,
+    /// The org of the key (where Datadog would show this data).
+    pub org_id: String,
     pub check: String,
     pub host_name: String,
     /// 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
@@ -124,6 +135,38 @@ pub struct RequestRecord {
     /// `Some` when an injected fault produced the answer.
     pub fault: Option<String>,
     pub received_at: i64,
+}
+
+/// A record that arrived with an org's key.
+pub(crate) trait OfOrg {
+    fn org_id(&self) -> &str;
+}
+
+macro_rules! of_org {
+    ($($record:ty),*) => {
+        $(impl OfOrg for $record {
+            fn org_id(&self) -> &str {
+                &self.org_id
+            }
+        })*
+    };
+}
+
+of_org!(
+    SeriesRecord,
+    DistributionRecord,
+    EventRecord,
+    LogRecord,
+    CheckRecord
+);
+
+/// The records of one org (every record with `None`).
+pub(crate) fn of_org<T: OfOrg + Clone>(records: &[T], org_id: Option<&str>) -> Vec<T> {
+    records
+        .iter()
+        .filter(|r| org_id.is_none_or(|id| r.org_id() == id))
+        .cloned()
+        .collect()
 }
 
 #[derive(Debug, Default)]

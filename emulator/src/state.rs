@@ -7,6 +7,7 @@ use crate::config::{OAuthClient, OrgConfig};
 use crate::faults::FaultQueue;
 use crate::keys::KeyStore;
 use crate::oauth::OAuthStore;
+use crate::orgs::OrgDirectory;
 use crate::received::Received;
 use crate::test_api::TestApiToken;
 
@@ -21,7 +22,7 @@ pub(crate) struct Shared {
     /// `http` or `https`.
     pub(crate) scheme: &'static str,
     pub(crate) clients: Vec<OAuthClient>,
-    pub(crate) org: OrgConfig,
+    pub(crate) orgs: Mutex<OrgDirectory>,
     pub(crate) clock: Clock,
     pub(crate) keys: Mutex<KeyStore>,
     pub(crate) oauth: Mutex<OAuthStore>,
@@ -39,5 +40,14 @@ impl Shared {
 
     pub(crate) fn client(&self, client_id: &str) -> Option<&OAuthClient> {
         self.clients.iter().find(|c| c.client_id == client_id)
+    }
+
+    pub(crate) fn org(&self, id: &str) -> Option<OrgConfig> {
+        crate::clock::lock(&self.orgs).get(id).cloned()
+    }
+
+    /// The origin of an org's web app: `app.` for the first, else its subdomain.
+    pub(crate) fn org_app_url(&self, org: &OrgConfig) -> String {
+        self.url_for(org.subdomain.as_deref().unwrap_or(crate::hosts::APP))
     }
 }

@@ -1,5 +1,6 @@
-//! Test-only endpoints under `/_emulator/`, on any host: what was received, keys,
-//! connections, faults and the clock. Never part of Datadog's API.
+//! Test-only endpoints under `/_emulator/`, on any host: orgs, what was received (all of it,
+//! or one org's with `?org_id=`), keys, connections, faults and the clock. Never part of
+//! Datadog's API.
 //!
 //! They hand out full API keys and can revoke keys and connections, so every request must
 //! carry `Authorization: Bearer <token>` (compared in constant time); anything else gets 401
@@ -8,7 +9,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,9 +18,12 @@ use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 
 use crate::clock::{lock, unix_seconds};
+use crate::config::OrgConfig;
 use crate::faults::FaultSpec;
 use crate::keys::{ApiKeyInfo, KeyOrigin};
-use crate::state::AppState;
+use crate::orgs::OrgError;
+use crate::received::{OfOrg, Received, of_org};
+use crate::state::{AppState, Shared};
 
 /// Shortest accepted configured token (a generated one is 43 characters).
 pub(crate) const TOKEN_MIN_LEN: usize = 16;
@@ -63,30 +67,37 @@ pub(crate) fn unauthorized() -> Response {
         .into_response()
 }
 
+/// `?org_id=` on the received endpoints.
+#[derive(Debug, Deserialize)]
+struct OrgFilter {
+    org_id: Option<String>,
+}
+
+/// `GET /_emulator/received/<kind>[?org_id=…]`.
+fn received<T: OfOrg + Clone + Serialize + Send + 'static>(
+    records: fn(&Received) -> &[T],
+) -> axum::routing::MethodRouter<AppState> {
+    get(
+        move |State(s): State<AppState>, Query(filter): Query<OrgFilter>| async move {
+            Json(of_org(
+                records(&lock(&s.received)),
+                filter.org_id.as_deref(),
+            ))
+        },
+    )
+}
+
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
-        .route(
-            "/_emulator/received/series",
-            get(|State(s): State<AppState>| async move { Json(lock(&s.received).series.clone()) }),
-        )
+        .route("/_emulator/orgs", get(list_orgs).post(create_org))
+        .route("/_emulator/received/series", received(|r| &r.series))
         .route(
             "/_emulator/received/distribution_points",
-            get(|State(s): State<AppState>| async move {
-                Json(lock(&s.received).distributions.clone())
-            }),
+            received(|r| &r.distributions),
         )
-        .route(
-            "/_emulator/received/events",
-            get(|State(s): State<AppState>| async move { Json(lock(&s.received).events.clone()) }),
-        )
-        .route(
-            "/_emulator/received/logs",
-            get(|State(s): State<AppState>| async move { Json(lock(&s.received).logs.clone()) }),
-        )
-        .route(
-            "/_emulator/received/checks",
-            get(|State(s): State<AppState>| async move { Json(lock(&s.received).checks.clone()) }),
-        )
+        .route("/_emulator/received/events", received(|r| &r.events))
+        .route("/_emulator/received/logs", received(|r| &r.logs))
+        .route("/_emulator/received/checks", received(|r| &r.checks))
         .route(
             "/_emulator/requests",
             get(
@@ -115,11 +126,90 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Creates a valid API key (as `POST /_emulator/keys` does).
-pub(crate) fn new_key(state: &AppState, name: Option<String>) -> ApiKeyInfo {
+/// Creates a valid API key of an org (the first without `org_id`), as `POST /_emulator/keys`
+/// does; `None` if there is no such org.
+pub(crate) fn new_key(
+    state: &Shared,
+    name: Option<String>,
+    org_id: Option<&str>,
+) -> Option<ApiKeyInfo> {
+    let org_id = match org_id {
+        Some(id) => state.org(id)?.id,
+        None => lock(&state.orgs).first().id.clone(),
+    };
+    Some(create_key_of(state, name, &org_id))
+}
+
+/// Creates a valid API key of a known org.
+pub(crate) fn create_key_of(state: &Shared, name: Option<String>, org_id: &str) -> ApiKeyInfo {
     let created_at = crate::clock::iso8601_micros(state.clock.now());
     let name = name.unwrap_or_else(|| "Emulator test key".to_owned());
-    lock(&state.keys).create(name, created_at, KeyOrigin::TestApi)
+    lock(&state.keys).create(org_id, name, created_at, KeyOrigin::TestApi)
+}
+
+/// An org as the test API shows it: with the URLs of its web app and tile.
+#[derive(Debug, Serialize)]
+pub(crate) struct OrgView {
+    #[serde(flatten)]
+    org: OrgConfig,
+    app_url: String,
+    tile_url: String,
+}
+
+impl OrgView {
+    pub(crate) fn new(state: &Shared, org: OrgConfig) -> Self {
+        let app_url = state.org_app_url(&org);
+        Self {
+            tile_url: format!("{app_url}/tile"),
+            app_url,
+            org,
+        }
+    }
+}
+
+async fn list_orgs(State(state): State<AppState>) -> Json<Vec<OrgView>> {
+    let orgs = lock(&state.orgs).list();
+    Json(
+        orgs.into_iter()
+            .map(|org| OrgView::new(&state, org))
+            .collect(),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct NewOrg {
+    name: String,
+    #[serde(default)]
+    subdomain: Option<String>,
+}
+
+/// Adds an org with fresh ids (and `org-<n>` unless a subdomain is given).
+pub(crate) fn add_org(
+    state: &Shared,
+    name: String,
+    subdomain: Option<String>,
+) -> Result<OrgConfig, OrgError> {
+    let mut orgs = lock(&state.orgs);
+    let subdomain = subdomain.unwrap_or_else(|| orgs.free_subdomain());
+    let org = OrgConfig::new(name, subdomain);
+    orgs.add(org.clone())?;
+    Ok(org)
+}
+
+/// `POST /_emulator/orgs` `{"name":"…","subdomain":"…"?}` → 201 with the org, 400 if
+/// malformed, 409 if the subdomain is taken.
+async fn create_org(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    let request: NewOrg = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid JSON: {e}\n")).into_response(),
+    };
+    match add_org(&state, request.name, request.subdomain) {
+        Ok(org) => (StatusCode::CREATED, Json(OrgView::new(&state, org))).into_response(),
+        Err(e @ OrgError::Invalid(_)) => {
+            (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()
+        }
+        Err(e @ OrgError::Conflict(_)) => (StatusCode::CONFLICT, format!("{e}\n")).into_response(),
+    }
 }
 
 async fn list_keys(State(state): State<AppState>) -> Json<Vec<ApiKeyInfo>> {
@@ -130,9 +220,12 @@ async fn list_keys(State(state): State<AppState>) -> Json<Vec<ApiKeyInfo>> {
 struct NewKey {
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    org_id: Option<String>,
 }
 
-/// `POST /_emulator/keys` (optional body `{"name":"…"}`) → 201 with the key.
+/// `POST /_emulator/keys` (optional body `{"name":"…","org_id":"…"}`) → 201 with the key of
+/// that org (default the first), 404 for an unknown org.
 async fn create_key(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     let request: NewKey = if body.is_empty() {
         NewKey::default()
@@ -144,7 +237,10 @@ async fn create_key(State(state): State<AppState>, body: axum::body::Bytes) -> R
             }
         }
     };
-    (StatusCode::CREATED, Json(new_key(&state, request.name))).into_response()
+    match new_key(&state, request.name, request.org_id.as_deref()) {
+        Some(key) => (StatusCode::CREATED, Json(key)).into_response(),
+        None => (StatusCode::NOT_FOUND, "No such org\n").into_response(),
+    }
 }
 
 async fn revoke_key(State(state): State<AppState>, Path(id): Path<String>) -> StatusCode {

@@ -1,5 +1,5 @@
-//! Command line: `serve`, `check-config`, `hash-password`, `tenant` and (feature `sandbox`)
-//! `sandbox`.
+//! Command line: `serve`, `check-config`, `hash-password`, `fleet`, `tenant` and
+//! `device-secret`.
 //! Builds a [`Config`] from flags > `DDLINK_*` environment > TOML file > defaults.
 
 use std::net::SocketAddr;
@@ -47,9 +47,6 @@ pub enum Command {
     },
     /// Print a device's secret in hex, for flashing at the factory.
     DeviceSecret(crate::provision::cli::DeviceSecretArgs),
-    /// Start a local Datadog emulator and a gateway connected to it.
-    #[cfg(feature = "sandbox")]
-    Sandbox(SandboxArgs),
 }
 
 /// Settings for `serve` and `check-config`. Secrets are read only from the environment
@@ -155,20 +152,6 @@ pub async fn run_tenant(command: &TenantCommand) -> anyhow::Result<String> {
     };
     state.db.close().await;
     Ok(out)
-}
-
-#[cfg(feature = "sandbox")]
-#[derive(Debug, Args)]
-pub struct SandboxArgs {
-    /// Gateway listen address (the emulator listens on the same IP, another port).
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub listen: SocketAddr,
-    /// Directory for the sandbox's SQLite database, master key and sandbox.json.
-    #[arg(long, default_value = "ddlink-sandbox")]
-    pub state_dir: PathBuf,
-    /// Complete the Datadog consent headlessly right away.
-    #[arg(long)]
-    pub connect: bool,
 }
 
 fn env_secret(name: &str) -> Option<SecretString> {

@@ -11,6 +11,7 @@ use super::series::not_expected_format;
 use super::{ErrorStyle, IntakeSpec, accept, error, respond};
 use crate::clock::lock;
 use crate::decoding::ContentEncoding;
+use crate::keys::Sender;
 use crate::received::CheckRecord;
 use crate::state::AppState;
 
@@ -45,7 +46,7 @@ pub(super) async fn submit(
         Ok(v) => v,
         Err(e) => return not_expected_format(&e),
     };
-    match parse(&payload, &accepted.api_key_id, accepted.now) {
+    match parse(&payload, &accepted.sender, accepted.now) {
         Ok(records) => {
             lock(&state.received).checks.extend(records);
             respond(StatusCode::ACCEPTED, "text/json", r#"{"status": "ok"}"#)
@@ -54,7 +55,7 @@ pub(super) async fn submit(
     }
 }
 
-fn parse(payload: &Value, api_key_id: &str, now: i64) -> Result<Vec<CheckRecord>, String> {
+fn parse(payload: &Value, sender: &Sender, now: i64) -> Result<Vec<CheckRecord>, String> {
     let items = payload
         .as_array()
         .ok_or_else(|| "$: expected an array of service checks".to_owned())?;
@@ -86,7 +87,8 @@ fn parse(payload: &Value, api_key_id: &str, now: i64) -> Result<Vec<CheckRecord>
             }
         }
         records.push(CheckRecord {
-            api_key_id: api_key_id.to_owned(),
+            api_key_id: sender.api_key_id.clone(),
+            org_id: sender.org_id.clone(),
             check: check.to_owned(),
             host_name: host_name.to_owned(),
             status,
@@ -107,18 +109,22 @@ mod tests {
     fn requires_the_four_fields_and_a_known_status() {
         let ok =
             serde_json::json!([{"check":"app.ok","host_name":"host","status":0,"tags":["a:b"]}]);
-        assert_eq!(parse(&ok, "k", 0).unwrap()[0].status, 0);
+        assert_eq!(parse(&ok, &Sender::for_tests(), 0).unwrap()[0].status, 0);
         let bad_status = serde_json::json!([{"check":"c","host_name":"h","status":4,"tags":[]}]);
         assert!(
-            parse(&bad_status, "k", 0)
+            parse(&bad_status, &Sender::for_tests(), 0)
                 .unwrap_err()
                 .contains("$[0].status")
         );
         let no_tags = serde_json::json!([{"check":"c","host_name":"h","status":1}]);
-        assert!(parse(&no_tags, "k", 0).unwrap_err().contains("$[0].tags"));
+        assert!(
+            parse(&no_tags, &Sender::for_tests(), 0)
+                .unwrap_err()
+                .contains("$[0].tags")
+        );
         let old =
             serde_json::json!([{"check":"c","host_name":"h","status":1,"tags":[],"timestamp":0}]);
-        assert!(parse(&old, "k", 10_000).is_err());
-        assert!(parse(&serde_json::json!({}), "k", 0).is_err());
+        assert!(parse(&old, &Sender::for_tests(), 10_000).is_err());
+        assert!(parse(&serde_json::json!({}), &Sender::for_tests(), 0).is_err());
     }
 }

@@ -117,7 +117,8 @@ pub(super) async fn submit(
     };
     let json = serde_json::to_string(&body).unwrap_or_default();
     lock(&state.received).events.push(EventRecord {
-        api_key_id: accepted.api_key_id,
+        api_key_id: accepted.sender.api_key_id,
+        org_id: accepted.sender.org_id,
         endpoint: EventsEndpoint::V1,
         id: id.to_string(),
         title: event.title.to_owned(),

@@ -94,7 +94,8 @@ pub(super) async fn submit(
         .and_then(Value::as_str)
         .and_then(parse_rfc3339);
     lock(&state.received).events.push(EventRecord {
-        api_key_id: accepted.api_key_id,
+        api_key_id: accepted.sender.api_key_id,
+        org_id: accepted.sender.org_id,
         endpoint: EventsEndpoint::V2,
         id: id.clone(),
         title: text("title"),

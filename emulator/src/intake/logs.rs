@@ -152,7 +152,8 @@ fn record(mut entry: Value, accepted: &Accepted, query: Option<&str>) -> LogReco
     }
     let field = |name: &str| entry.get(name).and_then(Value::as_str).map(str::to_owned);
     LogRecord {
-        api_key_id: accepted.api_key_id.clone(),
+        api_key_id: accepted.sender.api_key_id.clone(),
+        org_id: accepted.sender.org_id.clone(),
         message: entry.get("message").map_or_else(String::new, |m| {
             m.as_str().map_or_else(|| m.to_string(), str::to_owned)
         }),
@@ -187,7 +188,7 @@ mod tests {
     #[test]
     fn truncates_oversized_entries() {
         let accepted = Accepted {
-            api_key_id: "k".into(),
+            sender: crate::keys::Sender::for_tests(),
             body: Vec::new(),
             now: 0,
         };

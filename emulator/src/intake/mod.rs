@@ -20,7 +20,7 @@ use serde_json::json;
 use crate::body::{BodyError, read_limited};
 use crate::clock::lock;
 use crate::decoding::{self, ContentEncoding, DecodeError};
-use crate::keys::KeyRejection;
+use crate::keys::{KeyRejection, Sender};
 use crate::state::AppState;
 
 pub(crate) fn api_routes() -> Router<AppState> {
@@ -105,7 +105,7 @@ pub(crate) struct IntakeSpec {
 /// An authenticated, decoded request body.
 #[derive(Debug)]
 pub(crate) struct Accepted {
-    pub(crate) api_key_id: String,
+    pub(crate) sender: Sender,
     pub(crate) body: Vec<u8>,
     pub(crate) now: i64,
 }
@@ -132,7 +132,7 @@ pub(crate) fn authenticate(
     headers: &HeaderMap,
     query: Option<&str>,
     spec: &IntakeSpec,
-) -> Result<String, Rejection> {
+) -> Result<Sender, Rejection> {
     let key = api_key(headers, query);
     lock(&state.keys)
         .authenticate(key.as_deref())
@@ -169,7 +169,7 @@ pub(crate) async fn accept(
             ),
         })
     })?;
-    let api_key_id = authenticate(state, headers, query, spec)?;
+    let sender = authenticate(state, headers, query, spec)?;
     let header = headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("<non-ascii>"));
@@ -190,7 +190,7 @@ pub(crate) async fn accept(
             Box::new(error(spec.style, status, &e.to_string()))
         })?;
     Ok(Accepted {
-        api_key_id,
+        sender,
         body: decoded,
         now: state.clock.unix(),
     })

@@ -10,6 +10,7 @@ use super::rules::{Fields, check_metric_name, check_point_time};
 use super::{ErrorStyle, IntakeSpec, accept, error, respond};
 use crate::clock::lock;
 use crate::decoding::ContentEncoding;
+use crate::keys::Sender;
 use crate::received::{DistributionRecord, Point, SeriesEndpoint, SeriesRecord};
 use crate::state::AppState;
 
@@ -87,7 +88,7 @@ pub(super) async fn submit_v2(
             );
         }
     };
-    match parse_v2(&payload, &accepted.api_key_id, accepted.now) {
+    match parse_v2(&payload, &accepted.sender, accepted.now) {
         Ok(records) => {
             lock(&state.received).series.extend(records);
             respond(StatusCode::ACCEPTED, "application/json", r#"{"errors":[]}"#)
@@ -98,7 +99,7 @@ pub(super) async fn submit_v2(
 
 const V2_TYPES: [&str; 4] = ["unspecified", "count", "rate", "gauge"];
 
-fn parse_v2(payload: &Value, api_key_id: &str, now: i64) -> Result<Vec<SeriesRecord>, String> {
+fn parse_v2(payload: &Value, sender: &Sender, now: i64) -> Result<Vec<SeriesRecord>, String> {
     let root = Fields::of(payload, "$")?;
     let series = root.required("series", Value::as_array, "an array")?;
     let mut records = Vec::with_capacity(series.len());
@@ -131,7 +132,8 @@ fn parse_v2(payload: &Value, api_key_id: &str, now: i64) -> Result<Vec<SeriesRec
             parsed.push(Point { timestamp, value });
         }
         records.push(SeriesRecord {
-            api_key_id: api_key_id.to_owned(),
+            api_key_id: sender.api_key_id.clone(),
+            org_id: sender.org_id.clone(),
             endpoint: SeriesEndpoint::V2,
             metric: metric.to_owned(),
             metric_type: (*metric_type).to_owned(),
@@ -160,7 +162,7 @@ pub(super) async fn submit_v1(
         Ok(v) => v,
         Err(e) => return not_expected_format(&e),
     };
-    match parse_v1(&payload, &accepted.api_key_id, accepted.now) {
+    match parse_v1(&payload, &accepted.sender, accepted.now) {
         Ok(records) => {
             lock(&state.received).series.extend(records);
             respond(StatusCode::ACCEPTED, "text/json", V1_ACCEPTED)
@@ -176,7 +178,7 @@ fn v1_timestamp(value: &Value) -> Option<i64> {
         .or_else(|| value.as_f64().filter(|t| t.is_finite()).map(|t| t as i64))
 }
 
-fn parse_v1(payload: &Value, api_key_id: &str, now: i64) -> Result<Vec<SeriesRecord>, String> {
+fn parse_v1(payload: &Value, sender: &Sender, now: i64) -> Result<Vec<SeriesRecord>, String> {
     let root = Fields::of(payload, "$")?;
     // Datadog answers 202 and keeps nothing when `series` is missing (observed): so do we.
     let Some(series) = root.optional("series", Value::as_array, "an array")? else {
@@ -220,7 +222,8 @@ fn parse_v1(payload: &Value, api_key_id: &str, now: i64) -> Result<Vec<SeriesRec
             parsed.push(Point { timestamp, value });
         }
         records.push(SeriesRecord {
-            api_key_id: api_key_id.to_owned(),
+            api_key_id: sender.api_key_id.clone(),
+            org_id: sender.org_id.clone(),
             endpoint: SeriesEndpoint::V1,
             metric: metric.to_owned(),
             metric_type: metric_type.to_owned(),
@@ -249,7 +252,7 @@ pub(super) async fn submit_distribution(
         Ok(v) => v,
         Err(e) => return not_expected_format(&e),
     };
-    match parse_distribution(&payload, &accepted.api_key_id, accepted.now) {
+    match parse_distribution(&payload, &accepted.sender, accepted.now) {
         Ok(records) => {
             lock(&state.received).distributions.extend(records);
             respond(StatusCode::ACCEPTED, "text/json", V1_ACCEPTED)
@@ -260,7 +263,7 @@ pub(super) async fn submit_distribution(
 
 fn parse_distribution(
     payload: &Value,
-    api_key_id: &str,
+    sender: &Sender,
     now: i64,
 ) -> Result<Vec<DistributionRecord>, String> {
     let root = Fields::of(payload, "$")?;
@@ -293,7 +296,8 @@ fn parse_distribution(
             parsed.push((timestamp, values));
         }
         records.push(DistributionRecord {
-            api_key_id: api_key_id.to_owned(),
+            api_key_id: sender.api_key_id.clone(),
+            org_id: sender.org_id.clone(),
             metric: metric.to_owned(),
             tags: s.tags("tags")?,
             host: s.opt_string("host")?.map(str::to_owned),
@@ -309,7 +313,11 @@ mod tests {
     use super::*;
 
     fn v2(json: &str, now: i64) -> Result<Vec<SeriesRecord>, String> {
-        parse_v2(&serde_json::from_str(json).unwrap(), "k", now)
+        parse_v2(
+            &serde_json::from_str(json).unwrap(),
+            &Sender::for_tests(),
+            now,
+        )
     }
 
     #[test]
@@ -351,7 +359,7 @@ mod tests {
     #[test]
     fn v1_skips_null_values_and_accepts_missing_series() {
         let payload = serde_json::json!({"series":[{"metric":"m","points":[[100.5, null],[100, 2.5]],"type":"rate","interval":10}]});
-        let records = parse_v1(&payload, "k", 100).unwrap();
+        let records = parse_v1(&payload, &Sender::for_tests(), 100).unwrap();
         assert_eq!(
             records[0].points,
             vec![Point {
@@ -360,11 +368,15 @@ mod tests {
             }]
         );
         assert_eq!(records[0].interval, Some(10));
-        assert!(parse_v1(&serde_json::json!({}), "k", 0).unwrap().is_empty());
+        assert!(
+            parse_v1(&serde_json::json!({}), &Sender::for_tests(), 0)
+                .unwrap()
+                .is_empty()
+        );
         assert!(
             parse_v1(
                 &serde_json::json!({"series":[{"metric":"m","points":[[1]]}]}),
-                "k",
+                &Sender::for_tests(),
                 0
             )
             .is_err()
@@ -374,9 +386,9 @@ mod tests {
     #[test]
     fn distribution_points_carry_value_lists() {
         let payload = serde_json::json!({"series":[{"host":"h","metric":"system.load.1","points":[[1636629071,[1.0,2.0]]],"tags":["environment:test"],"type":"distribution"}]});
-        let records = parse_distribution(&payload, "k", 1_636_629_071).unwrap();
+        let records = parse_distribution(&payload, &Sender::for_tests(), 1_636_629_071).unwrap();
         assert_eq!(records[0].points, vec![(1_636_629_071, vec![1.0, 2.0])]);
         let bad = serde_json::json!({"series":[{"metric":"m","points":[[1,["x"]]]}]});
-        assert!(parse_distribution(&bad, "k", 1).is_err());
+        assert!(parse_distribution(&bad, &Sender::for_tests(), 1).is_err());
     }
 }

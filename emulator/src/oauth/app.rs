@@ -1,5 +1,6 @@
 //! The web-app host (`app.<domain>` or a custom subdomain): integration tile, authorize
-//! endpoint and consent page.
+//! endpoint and consent page. The host names the org (see [`crate::orgs`]): the tile and the
+//! consent page are that org's, and so is the connection an Authorize creates.
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -10,6 +11,8 @@ use axum::{Form, Router};
 use super::params::{self, Params};
 use super::{AuthCode, CODE_TTL_SECS, CONSENT_TTL_SECS, PendingConsent, pkce};
 use crate::clock::lock;
+use crate::config::OrgConfig;
+use crate::hosts;
 use crate::ids;
 use crate::pages::{escape, found, oauth_error_page, page};
 use crate::state::AppState;
@@ -39,6 +42,16 @@ fn site_origin(state: &AppState, headers: &HeaderMap) -> String {
     format!("{}://{}", state.scheme, host.to_ascii_lowercase())
 }
 
+/// The org whose web app the browser is on, from its `Host` header.
+fn org_of(state: &AppState, headers: &HeaderMap) -> OrgConfig {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let kind = hosts::classify(host, &state.domain_name).unwrap_or(hosts::HostKind::App);
+    lock(&state.orgs).for_app_host(&kind).clone()
+}
+
 async fn home() -> Response {
     page(
         StatusCode::OK,
@@ -47,8 +60,9 @@ async fn home() -> Response {
     )
 }
 
-async fn tile(State(state): State<AppState>) -> Response {
-    let mut body = format!("<h1>Integrations — {}</h1>\n", escape(&state.org.name));
+async fn tile(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let org = org_of(&state, &headers);
+    let mut body = format!("<h1>Integrations — {}</h1>\n", escape(&org.name));
     if state.clients.is_empty() {
         body.push_str("<p>No OAuth client is registered with this emulator.</p>\n");
     }
@@ -136,8 +150,10 @@ async fn authorize(
         Err(unknown) => return fail("invalid_scope", &format!("Invalid scope: {unknown}")),
     };
 
+    let org = org_of(&state, &headers);
     let consent_id = ids::token();
     let consent = PendingConsent {
+        org_id: org.id.clone(),
         client_id: client.client_id.clone(),
         redirect_uri: redirect_uri.to_owned(),
         state: state_param.map(str::to_owned),
@@ -162,7 +178,7 @@ async fn authorize(
          <button type=\"submit\" name=\"decision\" value=\"authorize\">Authorize</button> \
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
         client = escape(&client.name),
-        org = escape(&state.org.name),
+        org = escape(&org.name),
     );
     page(StatusCode::OK, "Authorize", &body)
 }
@@ -205,10 +221,14 @@ async fn decide(State(state): State<AppState>, Form(form): Form<Decision>) -> Re
     let state_pairs = consent.state.as_deref().map(|s| ("state", s));
     match form.decision.as_str() {
         "authorize" => {
+            let Some(org) = state.org(&consent.org_id) else {
+                return oauth_error_page("invalid_request", "Unknown organization");
+            };
             let code = ids::token();
             lock(&state.oauth).codes.insert(
                 code.clone(),
                 AuthCode {
+                    org_id: org.id.clone(),
                     client_id: consent.client_id.clone(),
                     redirect_uri: consent.redirect_uri.clone(),
                     code_challenge: consent.code_challenge,
@@ -222,8 +242,8 @@ async fn decide(State(state): State<AppState>, Form(form): Form<Decision>) -> Re
             pairs.extend([
                 ("domain", state.public_domain.as_str()),
                 ("site", consent.site.as_str()),
-                ("dd_oid", state.org.id.as_str()),
-                ("dd_org_name", state.org.name.as_str()),
+                ("dd_oid", org.id.as_str()),
+                ("dd_org_name", org.name.as_str()),
                 ("client_id", consent.client_id.as_str()),
             ]);
             found(&params::with_query(&consent.redirect_uri, &pairs))

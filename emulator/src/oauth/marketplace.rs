@@ -1,4 +1,5 @@
-//! `POST /api/v2/api_keys/marketplace`: an OAuth client creates the org's API key.
+//! `POST /api/v2/api_keys/marketplace`: an OAuth client creates the API key of the org that
+//! authorised it, one per client and org.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -46,17 +47,21 @@ pub(crate) async fn create_key(State(state): State<AppState>, headers: HeaderMap
     let Some(client) = state.client(&connection.client_id) else {
         return errors(StatusCode::FORBIDDEN, "Forbidden");
     };
+    let Some(org) = state.org(&connection.org_id) else {
+        return errors(StatusCode::FORBIDDEN, "Forbidden");
+    };
     let created_at = iso8601_micros(state.clock.now());
     let name = format!("{} OAuth Client API Key {}", client.name, client.client_id);
     let key = {
         let mut keys = lock(&state.keys);
-        if keys.has_marketplace_key(&client.client_id) {
+        if keys.has_marketplace_key(&client.client_id, &org.id) {
             return errors(
                 StatusCode::CONFLICT,
                 "An API key with this name already exists",
             );
         }
         keys.create(
+            &org.id,
             name,
             created_at,
             KeyOrigin::Marketplace {
@@ -64,7 +69,7 @@ pub(crate) async fn create_key(State(state): State<AppState>, headers: HeaderMap
             },
         )
     };
-    let user = json!({ "data": { "type": "users", "id": state.org.user_id } });
+    let user = json!({ "data": { "type": "users", "id": org.user_id } });
     json(
         StatusCode::CREATED,
         json!({

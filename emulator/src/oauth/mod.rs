@@ -18,7 +18,7 @@ pub(crate) const CONSENT_TTL_SECS: i64 = 600;
 /// Access tokens last one hour.
 pub(crate) const ACCESS_TOKEN_TTL_SECS: i64 = 3600;
 
-/// A connection of the org to an OAuth client (one successful authorization).
+/// A connection of an org to an OAuth client (one successful authorization).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConnectionInfo {
     pub id: String,
@@ -37,6 +37,8 @@ pub struct ConnectionInfo {
 /// A consent page waiting for Authorize / Deny.
 #[derive(Debug, Clone)]
 pub(crate) struct PendingConsent {
+    /// The org whose web app showed the page.
+    pub(crate) org_id: String,
     pub(crate) client_id: String,
     pub(crate) redirect_uri: String,
     pub(crate) state: Option<String>,
@@ -49,6 +51,7 @@ pub(crate) struct PendingConsent {
 
 #[derive(Debug, Clone)]
 pub(crate) struct AuthCode {
+    pub(crate) org_id: String,
     pub(crate) client_id: String,
     pub(crate) redirect_uri: String,
     pub(crate) code_challenge: String,

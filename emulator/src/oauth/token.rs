@@ -216,11 +216,14 @@ fn redeem_code(
     if !pkce::verify_s256(verifier, &grant.code_challenge) {
         return Err(OAuthError::invalid_code());
     }
+    let org = state
+        .org(&grant.org_id)
+        .ok_or_else(OAuthError::invalid_code)?;
     let connection = ConnectionInfo {
         id: ids::uuid(),
         client_id: client.client_id.clone(),
-        org_id: state.org.id.clone(),
-        org_name: state.org.name.clone(),
+        org_id: org.id,
+        org_name: org.name,
         scopes: grant.scopes,
         created_at: now,
         refreshes: 0,

@@ -43,6 +43,7 @@ async fn binary_serves_until_sigterm() {
         .unwrap_or_else(|| panic!("unexpected token line {token_line:?}"))
         .to_owned();
 
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .resolve("api.sandbox.localhost", addr)

@@ -41,6 +41,8 @@ pub fn client(handle: &EmulatorHandle) -> reqwest::Client {
 }
 
 pub fn client_builder(handle: &EmulatorHandle) -> reqwest::ClientBuilder {
+    // reqwest comes without a bundled crypto provider (an error means one is installed).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let addr: SocketAddr = handle.local_addr();
     let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
     for name in handle.host_names() {

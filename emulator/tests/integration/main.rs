@@ -6,5 +6,6 @@ mod common;
 mod conformance;
 mod faults;
 mod oauth_flow;
+mod orgs;
 mod test_api_auth;
 mod tls;

@@ -7,16 +7,16 @@ use std::time::Duration;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect};
 use base64::Engine as _;
-use ddlink_emulator::{EmulatorHandle, OAuthClient, consent_id_from_page};
+use ddlink_emulator::{Decision, EmulatorHandle, OAuthClient, consent_id_from_page};
 use serde_json::Value;
 use sha2::Digest as _;
 
 use crate::common::{self, CLIENT_ID, CLIENT_SECRET, content_type, location, param, query_of};
 
-const VERIFIER: &str = "a-code-verifier-that-is-long-enough-0123456789_abcdefghij";
+pub(crate) const VERIFIER: &str = "a-code-verifier-that-is-long-enough-0123456789_abcdefghij";
 const STATE: &str = "csrf-state-123";
 
-fn challenge(verifier: &str) -> String {
+pub(crate) fn challenge(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
@@ -24,9 +24,9 @@ fn challenge(verifier: &str) -> String {
 /// A stub partner: onboarding redirects to `<site>/oauth2/v1/authorize`, the callback
 /// remembers its query.
 #[derive(Clone)]
-struct Partner {
+pub(crate) struct Partner {
     base: String,
-    callbacks: Arc<Mutex<Vec<Params>>>,
+    pub(crate) callbacks: Arc<Mutex<Vec<Params>>>,
 }
 
 type Params = Vec<(String, String)>;
@@ -56,7 +56,7 @@ async fn callback(State(p): State<Partner>, Query(q): Query<Params>) -> &'static
     "You may now close this tab"
 }
 
-async fn start_partner() -> (String, Partner) {
+pub(crate) async fn start_partner() -> (String, Partner) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -106,28 +106,19 @@ fn authorize_url(
     )
 }
 
-/// GET authorize, approve or deny on the consent page; returns the redirect target.
-async fn consent(
-    client: &reqwest::Client,
-    handle: &EmulatorHandle,
-    url: &str,
-    decision: &str,
-) -> String {
-    let page = client.get(url).send().await.expect("authorize answered");
-    assert_eq!(page.status(), 200, "consent page");
-    let html = page.text().await.expect("html");
-    let consent_id = consent_id_from_page(&html).expect("consent id on the page");
-    let answer = client
-        .post(format!("{}/oauth2/v1/authorize", handle.app_url()))
-        .form(&[("consent_id", consent_id.as_str()), ("decision", decision)])
-        .send()
+/// The first org's user approves or denies on the consent page at `url`; returns the
+/// redirect target.
+pub(crate) async fn consent(handle: &EmulatorHandle, url: &str, decision: Decision) -> String {
+    let org = &handle.orgs()[0];
+    handle
+        .headless_browser(&org.id, None)
+        .expect("a browser")
+        .decide(url, decision)
         .await
-        .expect("consent answered");
-    assert_eq!(answer.status(), 302);
-    location(&answer)
+        .expect("the consent page redirects")
 }
 
-async fn token(
+pub(crate) async fn token(
     client: &reqwest::Client,
     handle: &EmulatorHandle,
     form: &impl serde::Serialize,
@@ -144,18 +135,21 @@ async fn token(
     (status, ct, body)
 }
 
-async fn code_for(client: &reqwest::Client, handle: &EmulatorHandle, partner: &str) -> String {
+async fn code_for(handle: &EmulatorHandle, partner: &str) -> String {
     let target = consent(
-        client,
         handle,
         &authorize_url(handle, partner, &[]),
-        "authorize",
+        Decision::Authorize,
     )
     .await;
     param(&query_of(&target), "code").expect("a code")
 }
 
-fn code_form<'a>(code: &'a str, redirect: &'a str, verifier: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn code_form<'a>(
+    code: &'a str,
+    redirect: &'a str,
+    verifier: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("grant_type", "authorization_code"),
         ("client_id", CLIENT_ID),
@@ -199,12 +193,13 @@ async fn full_flow_from_tile_to_submitted_series() {
     assert_eq!(param(&q, "site"), Some(handle.app_url()));
     assert_eq!(param(&q, "domain").as_deref(), Some(handle.domain()));
 
-    // Partner onboarding → authorize on the site → consent → callback.
-    let onboard = client.get(&onboarding).send().await.expect("onboard stub");
-    let authorize = location(&onboard);
-    assert!(authorize.starts_with(&format!("{}/oauth2/v1/authorize?", handle.app_url())));
+    // The consent page names the org and the scopes.
     let page = client
-        .get(&authorize)
+        .get(authorize_url(
+            &handle,
+            &partner_base,
+            &[("scope", Some("api_keys_write"))],
+        ))
         .send()
         .await
         .expect("consent page")
@@ -215,12 +210,18 @@ async fn full_flow_from_tile_to_submitted_series() {
         page.contains("Sandbox Org") && page.contains("api_keys_write"),
         "{page}"
     );
-    let target = consent(&client, &handle, &authorize, "authorize").await;
-    let callback = client.get(&target).send().await.expect("callback stub");
-    assert_eq!(
-        callback.text().await.expect("text"),
-        "You may now close this tab"
-    );
+
+    // The user's browser: tile → partner onboarding → authorize on the site → consent →
+    // callback.
+    let browser = handle
+        .headless_browser(&handle.orgs()[0].id, None)
+        .expect("a browser");
+    let callback = browser
+        .connect(CLIENT_ID)
+        .await
+        .expect("the flow completes");
+    assert_eq!(callback.status, 200);
+    assert_eq!(callback.body, "You may now close this tab");
     let params = partner.callbacks.lock().expect("lock")[0].clone();
     assert_eq!(param(&params, "state").as_deref(), Some(STATE));
     assert_eq!(param(&params, "domain").as_deref(), Some(handle.domain()));
@@ -430,10 +431,9 @@ async fn authorize_errors_match_datadog() {
 
     // Deny.
     let target = consent(
-        &client,
         &handle,
         &authorize_url(&handle, partner, &[]),
-        "deny",
+        Decision::Deny,
     )
     .await;
     let q = query_of(&target);
@@ -465,7 +465,7 @@ async fn authorize_errors_match_datadog() {
 
     // A custom subdomain is a web-app host, and becomes the `site`.
     let custom = authorize_url(&handle, partner, &[]).replace("://app.", "://acme.");
-    let target = consent(&client, &handle, &custom, "authorize").await;
+    let target = consent(&handle, &custom, Decision::Authorize).await;
     let site = param(&query_of(&target), "site").expect("site");
     assert_eq!(site, handle.app_url().replace("://app.", "://acme."));
     assert_eq!(
@@ -481,7 +481,7 @@ async fn token_errors_match_datadog() {
     let handle = common::start(common::config(partner)).await;
     let client = common::client(&handle);
 
-    let code = code_for(&client, &handle, partner).await;
+    let code = code_for(&handle, partner).await;
     let mut no_secret = code_form(&code, &redirect, VERIFIER);
     no_secret.retain(|(k, _)| *k != "client_secret");
     let (status, ct, body) = token(&client, &handle, &no_secret).await;
@@ -530,7 +530,7 @@ async fn token_errors_match_datadog() {
     );
 
     // Codes expire after 10 minutes.
-    let code = code_for(&client, &handle, partner).await;
+    let code = code_for(&handle, partner).await;
     handle.advance_clock(Duration::from_secs(601));
     let (status, _, body) = token(&client, &handle, &code_form(&code, &redirect, VERIFIER)).await;
     assert_eq!(
@@ -539,7 +539,7 @@ async fn token_errors_match_datadog() {
     );
 
     // JSON bodies work too.
-    let code = code_for(&client, &handle, partner).await;
+    let code = code_for(&handle, partner).await;
     let json: serde_json::Map<String, Value> = code_form(&code, &redirect, VERIFIER)
         .into_iter()
         .map(|(k, v)| (k.to_owned(), Value::from(v)))
@@ -619,7 +619,7 @@ async fn marketplace_requires_a_valid_token_with_the_scope() {
 
     // A grant without api_keys_write.
     let authorize = authorize_url(&handle, partner, &[("scope", Some("metrics_read"))]);
-    let target = consent(&client, &handle, &authorize, "authorize").await;
+    let target = consent(&handle, &authorize, Decision::Authorize).await;
     let code = param(&query_of(&target), "code").expect("code");
     let (status, _, body) = token(&client, &handle, &code_form(&code, &redirect, VERIFIER)).await;
     assert_eq!(
@@ -640,7 +640,7 @@ async fn marketplace_requires_a_valid_token_with_the_scope() {
     );
 
     // A key revoked by the user can be created again, and the old one stops working.
-    let code = code_for(&client, &handle, partner).await;
+    let code = code_for(&handle, partner).await;
     let (_, _, body) = token(&client, &handle, &code_form(&code, &redirect, VERIFIER)).await;
     let access = body["access_token"].as_str().expect("token").to_owned();
     let first: Value = client
@@ -702,7 +702,7 @@ async fn handle_debug_hides_tokens_and_keys() {
     let redirect = format!("{partner}/oauth/callback");
     let handle = common::start(common::config(partner)).await;
     let client = common::client(&handle);
-    let code = code_for(&client, &handle, partner).await;
+    let code = code_for(&handle, partner).await;
     let (_, _, body) = token(&client, &handle, &code_form(&code, &redirect, VERIFIER)).await;
     let shown = format!("{handle:?}");
     for secret in [

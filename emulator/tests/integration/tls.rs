@@ -30,8 +30,7 @@ async fn clients_trusting_the_ca_connect_and_others_fail() {
     assert_eq!(pem, handle.ca_pem().expect("CA").as_bytes());
 
     let trusting = common::client_builder(&handle)
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("PEM"))
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).expect("PEM")])
         .build()
         .expect("client");
     for url in [

@@ -3,8 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use ddlink_core::site::Site;
-use ddlink_gateway::config::{Config, SitePolicy};
+use ddlink_gateway::config::Config;
 use ddlink_gateway::http_client::{
     HttpRequest, HttpResponse, Transport, TransportError, TransportFuture,
 };
@@ -28,14 +27,6 @@ pub fn sqlite_db(dir: &std::path::Path) -> DbOptions {
 /// A production-style configuration (all nine regions) with a SQLite file in `dir`.
 pub fn config(dir: &std::path::Path, public_url: &str) -> Config {
     gateway_config::gateway_config(dir, public_url, sqlite_db(dir), ADMIN_TOKEN, CLIENT_SECRET)
-}
-
-/// A sandbox-policy configuration for the emulator at `domain`.
-pub fn sandbox_config(dir: &std::path::Path, public_url: &str, domain: &str) -> Config {
-    Config {
-        sites: SitePolicy::Sandbox(Site::sandbox(domain).unwrap()),
-        ..config(dir, public_url)
-    }
 }
 
 /// One request the gateway sent, as seen by the scripted transport.

@@ -1,5 +1,5 @@
 //! The sandbox world in one process: the Datadog emulator and a gateway pointed at it
-//! (`ddlink_gateway::sandbox`), consent given headlessly, the auto-approving fleet `demo`, an
+//! (`ddlink_sandbox`), consent given headlessly, the auto-approving fleet `demo`, an
 //! HTTPS front for the intake ([`front`]), and N simulated devices whose factory secrets are
 //! derived from the fleet key. The devices run on the calling thread (embassy-net stacks are not
 //! `Send`); the servers run on a tokio runtime owned by the [`World`].
@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use ddlink_core::provision::derive_device_secret;
 use ddlink_emulator::EmulatorHandle;
-use ddlink_gateway::sandbox::{SandboxHandle, SandboxOptions};
+use ddlink_sandbox::{SandboxHandle, SandboxOptions};
 use secrecy::ExposeSecret as _;
 
 use self::front::IntakeFront;
@@ -124,9 +124,10 @@ impl World {
             .prefix("ddlink-sandbox-")
             .tempdir()
             .context("creating the sandbox state directory")?;
-        let sandbox = runtime.block_on(ddlink_gateway::sandbox::start(SandboxOptions {
+        let sandbox = runtime.block_on(ddlink_sandbox::start(SandboxOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             state_dir: state_dir.path().join("state"),
+            tenants: 1,
         }))?;
         runtime
             .block_on(sandbox.connect())

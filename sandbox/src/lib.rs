@@ -1,10 +1,18 @@
-//! The sandbox: the Datadog emulator and a gateway pointed at it, in this process.
+//! `ddlink-sandbox`: the Datadog emulator and a gateway pointed at it, in this process. A crate
+//! of its own so the production gateway never links the emulator.
 //!
 //! The gateway accepts only the emulator's `*.localhost` domain, keeps SQLite in the state
 //! directory, and writes `sandbox.json` (`gateway_url`, `emulator_url`, `emulator_token`,
-//! `tile_url`, `admin_token`, `fleet`, `fleet_key_hex`; mode 0600). The fleet `demo`
-//! auto-approves devices. [`SandboxHandle::connect`] completes the consent headlessly, as a
-//! browser would: sign in, onboarding URL, consent page, Authorize, callback.
+//! `tile_url`, `admin_token`, `domain`, `fleet`, `fleet_key_hex`, `tenants`; mode 0600).
+//!
+//! [`SandboxOptions::tenants`] tenants, each with its own emulated Datadog org and an
+//! auto-approving fleet bound to it: the first is the gateway's `default` tenant (the operator's,
+//! signed in with the admin token), fleet `demo`, org "Sandbox Org" on `app.`; tenant `i ≥ 2` is
+//! `tenant-<i>` with its own admin, fleet `demo-<i>` and org "Tenant <i> Org" on the
+//! emulator host `tenant-<i>.`. The top-level `admin_token` is the operator's, `fleet` and
+//! `fleet_key_hex` the first tenant's. [`SandboxHandle::connect`] completes the consent headlessly: it
+//! signs in to the gateway, then the emulator's headless browser goes from the org's tile
+//! through the onboarding URL, the consent page and Authorize to the gateway's callback.
 //!
 //! The emulator listens on loopback whatever the gateway's address: its pages and APIs are
 //! for this machine only, and its `/_emulator/` test API (which hands out full API keys)
@@ -16,22 +24,25 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
 use ddlink_core::site::Site;
-use ddlink_emulator::{Emulator, EmulatorConfig, EmulatorHandle, OAuthClient};
+use ddlink_emulator::{Decision, Emulator, EmulatorConfig, EmulatorHandle, OAuthClient, OrgConfig};
+use ddlink_gateway::clock::Clock;
+use ddlink_gateway::config::{AdminCredential, Config, MasterKeySource, SitePolicy, Timings};
+use ddlink_gateway::crypto::random_token;
+use ddlink_gateway::provision::fleets;
+use ddlink_gateway::provision::limiter::ProvisionLimits;
+use ddlink_gateway::provision::store::ProvisionStore;
+use ddlink_gateway::state::AppState;
+use ddlink_gateway::store::{DbOptions, sqlite_url_for_path};
+use ddlink_gateway::tenants::{self, TenantId};
+use ddlink_gateway::{Gateway, create_private_dir, write_private_file};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::clock::Clock;
-use crate::config::{AdminCredential, Config, MasterKeySource, SitePolicy, Timings};
-use crate::crypto::random_token;
-use crate::state::AppState;
-use crate::store::{DbOptions, sqlite_url_for_path};
-use crate::tenants::TenantId;
-use crate::{Gateway, create_private_dir, write_private_file};
-
-/// The sandbox's device fleet (auto-approve); its key is in `sandbox.json`.
+/// The first tenant's device fleet (auto-approve); its key is in `sandbox.json`. Further
+/// tenants' fleets are `demo-<i>`.
 pub const SANDBOX_FLEET: &str = "demo";
 
 /// Where the sandbox listens and keeps its files.
@@ -41,6 +52,36 @@ pub struct SandboxOptions {
     /// `127.0.0.1` (a free port), even when this is `0.0.0.0`.
     pub listen: SocketAddr,
     pub state_dir: PathBuf,
+    /// How many tenants, each with its own org and fleet (at least 1).
+    pub tenants: usize,
+}
+
+/// One tenant of the sandbox: its emulated org, its fleet, and how its admin signs in.
+#[derive(Debug, Clone)]
+pub struct SandboxTenant {
+    pub id: TenantId,
+    /// The tenant admin's user name; `None` for the first tenant, whose admin is the operator
+    /// (the admin token alone).
+    pub admin_user: Option<String>,
+    /// The admin's password (the operator's admin token for the first tenant).
+    pub admin_token: SecretString,
+    /// Its auto-approving fleet, bound to its org's connection once connected.
+    pub fleet: String,
+    pub fleet_key_hex: SecretString,
+    /// The emulated Datadog org only this tenant connects.
+    pub org: OrgConfig,
+}
+
+#[derive(Serialize)]
+struct TenantManifest<'a> {
+    name: &'a str,
+    /// Empty for the operator.
+    admin_user: &'a str,
+    admin_token: &'a str,
+    fleet: &'a str,
+    fleet_key_hex: &'a str,
+    org_name: &'a str,
+    org_id: &'a str,
 }
 
 #[derive(Serialize)]
@@ -55,17 +96,19 @@ struct Manifest<'a> {
     /// Device provisioning: the auto-approving fleet and its key, for simulated factories.
     fleet: &'a str,
     fleet_key_hex: &'a str,
+    tenants: Vec<TenantManifest<'a>>,
 }
 
 /// A running sandbox world.
 #[derive(Debug)]
 pub struct SandboxHandle {
     gateway_url: url::Url,
+    /// The gateway's OAuth client as registered in the emulator.
+    client_id: String,
     tile_url: String,
     manifest_path: PathBuf,
     admin_token: SecretString,
-    fleet: String,
-    fleet_key_hex: SecretString,
+    tenants: Vec<SandboxTenant>,
     state: AppState,
     emulator: EmulatorHandle,
     stop: Option<oneshot::Sender<()>>,
@@ -74,6 +117,10 @@ pub struct SandboxHandle {
 
 /// Starts the emulator (with this gateway registered as its OAuth client) and the gateway.
 pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
+    ensure!(
+        options.tenants >= 1,
+        "the sandbox needs at least one tenant"
+    );
     create_private_dir(&options.state_dir)
         .with_context(|| format!("creating {}", options.state_dir.display()))?;
     let gateway_listener = TcpListener::bind(options.listen)
@@ -92,7 +139,12 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
     let onboarding_url = gateway_url.join("oauth/onboard")?;
     let redirect_uri = gateway_url.join("oauth/callback")?;
     let client_id = format!("ddlink-sandbox-{}", random_token(6)?);
+    let oauth_client_id = client_id.clone();
     let client_secret = SecretString::from(random_token(32)?);
+    let mut orgs = vec![OrgConfig::default()];
+    orgs.extend(
+        (2..=options.tenants).map(|i| OrgConfig::new(format!("Tenant {i} Org"), tenant_name(i))),
+    );
     let emulator = Emulator::start(
         EmulatorConfig {
             clients: vec![OAuthClient::new(
@@ -102,6 +154,7 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
                 onboarding_url.as_str(),
             )],
             test_api_token: Some(random_token(32)?),
+            orgs: orgs.clone(),
             ..EmulatorConfig::default()
         },
         emulator_listener,
@@ -131,7 +184,7 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
         // Simulated devices all come from loopback: per-address provisioning limits would
         // throttle a whole simulated fleet as one client.
         timings: Timings {
-            provisioning: crate::provision::limiter::ProvisionLimits::shared_address(),
+            provisioning: ProvisionLimits::shared_address(),
             ..Timings::default()
         },
         resolve,
@@ -140,26 +193,32 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
     };
     let gateway = Gateway::start(config).await?;
     let state = gateway.state().clone();
-    let fleet = crate::provision::fleets::ensure(
-        &crate::provision::store::ProvisionStore::new(state.db.clone()),
-        &state.keys,
-        &crate::provision::fleets::FleetSpec {
-            tenant: &TenantId::default_tenant(),
-            name: SANDBOX_FLEET,
-            auto_approve: true,
-            connection_id: None,
-        },
-        state.clock.now(),
-    )
-    .await
-    .context("creating the sandbox fleet")?;
-    let fleet_key_hex = SecretString::from(
-        fleet
-            .key()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>(),
-    );
+    let mut sandbox_tenants = Vec::new();
+    for (i, org) in (1..).zip(orgs) {
+        let (id, admin_user, admin_password, fleet) = if i == 1 {
+            let fleet = SANDBOX_FLEET.to_owned();
+            (TenantId::default_tenant(), None, admin_token.clone(), fleet)
+        } else {
+            let admin = tenants::create_with_admin(&state, &tenant_name(i))
+                .await
+                .with_context(|| format!("creating tenant {i}"))?;
+            (
+                admin.tenant,
+                Some(admin.user),
+                admin.password,
+                format!("demo-{i}"),
+            )
+        };
+        let fleet_key_hex = create_fleet(&state, &id, &fleet).await?;
+        sandbox_tenants.push(SandboxTenant {
+            id,
+            admin_user,
+            admin_token: admin_password,
+            fleet,
+            fleet_key_hex,
+            org,
+        });
+    }
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(gateway.serve(gateway_listener, async move {
         let _ = stopped.await;
@@ -174,23 +233,68 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
         admin_token: admin_token.expose_secret(),
         domain: emulator.domain(),
         fleet: SANDBOX_FLEET,
-        fleet_key_hex: fleet_key_hex.expose_secret(),
+        fleet_key_hex: sandbox_tenants[0].fleet_key_hex.expose_secret(),
+        tenants: sandbox_tenants
+            .iter()
+            .map(|t| TenantManifest {
+                name: t.id.as_str(),
+                admin_user: t.admin_user.as_deref().unwrap_or_default(),
+                admin_token: t.admin_token.expose_secret(),
+                fleet: &t.fleet,
+                fleet_key_hex: t.fleet_key_hex.expose_secret(),
+                org_name: &t.org.name,
+                org_id: &t.org.id,
+            })
+            .collect(),
     };
     write_private_file(&manifest_path, &serde_json::to_string_pretty(&manifest)?)
         .with_context(|| format!("writing {}", manifest_path.display()))?;
     tracing::info!(gateway = %gateway_url, tile = %tile_url, "sandbox running");
     Ok(SandboxHandle {
         gateway_url,
+        client_id: oauth_client_id,
         tile_url,
         manifest_path,
         admin_token,
-        fleet: SANDBOX_FLEET.to_owned(),
-        fleet_key_hex,
+        tenants: sandbox_tenants,
         state,
         emulator,
         stop: Some(stop),
         task: Some(task),
     })
+}
+
+/// The gateway tenant (and emulator subdomain) of tenant `i ≥ 2`.
+fn tenant_name(i: usize) -> String {
+    format!("tenant-{i}")
+}
+
+/// Creates an auto-approving, not yet bound fleet of `tenant`; returns its key in hex.
+async fn create_fleet(
+    state: &AppState,
+    tenant: &TenantId,
+    name: &str,
+) -> anyhow::Result<SecretString> {
+    let fleet = fleets::ensure(
+        &ProvisionStore::new(state.db.clone()),
+        &state.keys,
+        &fleets::FleetSpec {
+            tenant,
+            name,
+            auto_approve: true,
+            connection_id: None,
+        },
+        state.clock.now(),
+    )
+    .await
+    .with_context(|| format!("creating the sandbox fleet {name}"))?;
+    Ok(SecretString::from(
+        fleet
+            .key()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    ))
 }
 
 fn loopback_if_unspecified(addr: SocketAddr) -> SocketAddr {
@@ -204,6 +308,11 @@ fn loopback_if_unspecified(addr: SocketAddr) -> SocketAddr {
 impl SandboxHandle {
     pub fn gateway_url(&self) -> &url::Url {
         &self.gateway_url
+    }
+
+    /// The gateway's OAuth client id, as registered in the emulator (its tile's button).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
     }
 
     /// The emulator's address for its `/_emulator/` test API (`http://127.0.0.1:<port>`; the
@@ -225,14 +334,19 @@ impl SandboxHandle {
         &self.admin_token
     }
 
-    /// The device fleet (`demo`, auto-approve).
+    /// The first tenant's device fleet (`demo`, auto-approve).
     pub fn fleet(&self) -> &str {
-        &self.fleet
+        &self.tenants[0].fleet
     }
 
-    /// The fleet key in hex: simulated factories derive device secrets from it.
+    /// The first tenant's fleet key in hex: simulated factories derive device secrets from it.
     pub fn fleet_key_hex(&self) -> &SecretString {
-        &self.fleet_key_hex
+        &self.tenants[0].fleet_key_hex
+    }
+
+    /// Every tenant, the operator's `default` first.
+    pub fn tenants(&self) -> &[SandboxTenant] {
+        &self.tenants
     }
 
     /// The running gateway's state (store, connections, keys, clock).
@@ -252,95 +366,71 @@ impl SandboxHandle {
             .advance(i64::try_from(by.as_secs()).unwrap_or(i64::MAX));
     }
 
-    /// Runs the whole consent flow over HTTP without a browser and checks the connection exists.
+    /// Runs the whole consent flow over HTTP without a browser for every tenant: its admin
+    /// signed in to the gateway, its org's user on the tile. Then binds the tenant's fleet to
+    /// the connection, as an admin would on the admin page, and checks its key is stored.
     pub async fn connect(&self) -> anyhow::Result<()> {
-        let client = self.browser()?;
-        let cookie = self.login(&client).await?;
-        let onboard = format!(
-            "{}oauth/onboard?site={}&domain={}",
-            self.gateway_url,
-            urlencode(&self.emulator.app_url()),
-            urlencode(self.emulator.domain())
-        );
-        let authorize = location(
-            client
-                .get(&onboard)
-                .header("cookie", &cookie)
-                .send()
-                .await?,
-        )?;
-        let consent = client.get(&authorize).send().await?;
-        ensure!(
-            consent.status().is_success(),
-            "consent page answered {}",
-            consent.status()
-        );
-        let page = consent.text().await?;
-        let consent_id = ddlink_emulator::consent_id_from_page(&page)
-            .context("no consent form on the authorize page")?;
-        let decided = client
-            .post(format!("{}/oauth2/v1/authorize", self.emulator.app_url()))
-            .form(&[
-                ("consent_id", consent_id.as_str()),
-                ("decision", "authorize"),
-            ])
-            .send()
+        for tenant in &self.tenants {
+            self.connect_tenant(tenant)
+                .await
+                .with_context(|| format!("tenant {}", tenant.id.as_str()))?;
+        }
+        Ok(())
+    }
+
+    async fn connect_tenant(&self, tenant: &SandboxTenant) -> anyhow::Result<()> {
+        let cookie = self
+            .sign_in(tenant.admin_user.as_deref(), &tenant.admin_token)
             .await?;
-        let callback = location(decided)?;
+        let browser = self
+            .emulator
+            .headless_browser(&tenant.org.id, Some(cookie))?;
+        let callback = browser
+            .consent(&self.client_id, Decision::Authorize)
+            .await?;
         ensure!(
             callback.starts_with(self.gateway_url.as_str()),
             "consent redirected somewhere else"
         );
-        let finished = client
-            .get(&callback)
-            .header("cookie", &cookie)
-            .send()
-            .await?;
-        let status = finished.status();
-        if !status.is_success() {
-            bail!("the gateway's callback answered {status}");
+        let finished = browser.get(&callback).await?;
+        if !(200..300).contains(&finished.status) {
+            bail!("the gateway's callback answered {}", finished.status);
         }
-        // Bind the sandbox fleet to the organisation just connected, as an admin would on the
-        // admin page.
-        let tenant = TenantId::default_tenant();
         let connection = self
             .state
             .connections
-            .statuses(&tenant)
+            .statuses(&tenant.id)
             .await?
             .into_iter()
             .find(|c| c.state == "active")
             .context("callback succeeded but no connection is stored")?;
-        crate::provision::store::ProvisionStore::new(self.state.db.clone())
-            .bind_fleet(&tenant, SANDBOX_FLEET, Some(&connection.id))
+        ProvisionStore::new(self.state.db.clone())
+            .bind_fleet(&tenant.id, &tenant.fleet, Some(&connection.id))
             .await?;
         let connected = self
             .state
             .connections
-            .device_api_key(&tenant, SANDBOX_FLEET)
+            .device_api_key(&tenant.id, &tenant.fleet)
             .await?
             .is_some();
         ensure!(connected, "callback succeeded but no API key is stored");
         Ok(())
     }
 
-    fn browser(&self) -> anyhow::Result<reqwest::Client> {
+    /// Signs in to the gateway (as the operator without `user`); returns the session cookie
+    /// (`name=value`) a browser would then hold.
+    async fn sign_in(&self, user: Option<&str>, password: &SecretString) -> anyhow::Result<String> {
+        // reqwest is built without a bundled crypto provider (an error: one is installed).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let emulator_addr = self.emulator.local_addr();
-        let mut builder = reqwest::Client::builder()
+        let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30));
-        for host in self.emulator.host_names() {
-            builder = builder.resolve(&host, emulator_addr);
-        }
-        Ok(builder.build()?)
-    }
-
-    async fn login(&self, client: &reqwest::Client) -> anyhow::Result<String> {
+            .timeout(Duration::from_secs(30))
+            .build()?;
         let response = client
             .post(self.gateway_url.join("login")?)
             .form(&[
-                ("password", self.admin_token.expose_secret()),
+                ("user", user.unwrap_or_default()),
+                ("password", password.expose_secret()),
                 ("next", "/"),
             ])
             .send()
@@ -377,22 +467,4 @@ impl SandboxHandle {
         }
         emulator.shutdown().await;
     }
-}
-
-fn location(response: reqwest::Response) -> anyhow::Result<String> {
-    ensure!(
-        response.status().is_redirection(),
-        "expected a redirect, got {}",
-        response.status()
-    );
-    response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .context("redirect without Location")
-}
-
-fn urlencode(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

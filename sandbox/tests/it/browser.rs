@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use ddlink_gateway::sandbox::{self, SandboxOptions};
+use ddlink_sandbox::{SandboxHandle, SandboxOptions};
 use fantoccini::{ClientBuilder, Locator};
 use secrecy::ExposeSecret;
 
@@ -94,10 +94,11 @@ async fn chromium() -> Option<Chromium> {
     panic!("could not start a Chromium session through chromedriver");
 }
 
-async fn sandbox_world(dir: &std::path::Path) -> sandbox::SandboxHandle {
-    sandbox::start(SandboxOptions {
+async fn sandbox_world(dir: &std::path::Path) -> SandboxHandle {
+    ddlink_sandbox::start(SandboxOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         state_dir: dir.join("state"),
+        tenants: 1,
     })
     .await
     .unwrap()

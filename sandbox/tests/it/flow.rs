@@ -4,11 +4,12 @@ use ddlink_gateway::tenants::TenantId;
 use std::time::Duration;
 
 use ddlink_emulator::{
-    Emulator, EmulatorConfig, EmulatorHandle, FaultAction, FaultSpec, OAuthClient,
+    Decision, Emulator, EmulatorConfig, EmulatorHandle, FaultAction, FaultSpec, HeadlessBrowser,
+    OAuthClient,
 };
-use ddlink_gateway::sandbox::{self, SandboxHandle, SandboxOptions};
 use ddlink_gateway::store::ConnectionState;
 use ddlink_gateway::{Gateway, upkeep};
+use ddlink_sandbox::{SandboxHandle, SandboxOptions};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -20,101 +21,72 @@ async fn start_sandbox() -> (tempfile::TempDir, SandboxHandle) {
 
 async fn start_sandbox_on(listen: &str) -> (tempfile::TempDir, SandboxHandle) {
     let dir = tempfile::tempdir().unwrap();
-    let handle = sandbox::start(SandboxOptions {
+    let handle = ddlink_sandbox::start(SandboxOptions {
         listen: listen.parse().unwrap(),
         state_dir: dir.path().join("state"),
+        tenants: 1,
     })
     .await
     .unwrap();
     (dir, handle)
 }
 
-/// A browser stand-in: no redirects followed, the emulator's `*.localhost` hosts on loopback.
+/// The admin's browser: signed in to the gateway (the gateway's business, done here), then the
+/// emulator's headless browser as the first org's user, holding that session.
 struct Browser {
-    client: reqwest::Client,
-    gateway_url: String,
-    app_url: String,
-    domain: String,
-    cookie: String,
+    inner: HeadlessBrowser,
+    client_id: String,
 }
 
 struct Page {
     status: StatusCode,
-    location: Option<String>,
     body: String,
 }
 
 impl Browser {
-    async fn new(emulator: &EmulatorHandle, gateway_url: &str, password: &str) -> Self {
+    async fn new(
+        emulator: &EmulatorHandle,
+        gateway_url: &str,
+        password: &str,
+        client_id: &str,
+    ) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
-        for host in emulator.host_names() {
-            builder = builder.resolve(&host, emulator.local_addr());
-        }
-        let mut browser = Self {
-            client: builder.build().unwrap(),
-            gateway_url: gateway_url.trim_end_matches('/').to_owned(),
-            app_url: emulator.app_url(),
-            domain: emulator.domain().to_owned(),
-            cookie: String::new(),
-        };
-        let login = browser
-            .client
-            .post(format!("{}/login", browser.gateway_url))
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let login = client
+            .post(format!("{}/login", gateway_url.trim_end_matches('/')))
             .form(&[("password", password)])
             .send()
             .await
             .unwrap();
         assert_eq!(login.status(), StatusCode::SEE_OTHER);
         let cookie = login.headers()["set-cookie"].to_str().unwrap();
-        browser.cookie = cookie.split(';').next().unwrap().to_owned();
-        browser
-    }
-
-    async fn get(&self, url: &str) -> Page {
-        let response = self
-            .client
-            .get(url)
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        Page {
-            status: response.status(),
-            location: response
-                .headers()
-                .get("location")
-                .map(|v| v.to_str().unwrap().to_owned()),
-            body: response.text().await.unwrap(),
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        let org = &emulator.orgs()[0];
+        Self {
+            inner: emulator.headless_browser(&org.id, Some(cookie)).unwrap(),
+            client_id: client_id.to_owned(),
         }
     }
 
-    /// Onboarding URL → authorize page → decision; returns the redirect back to the gateway.
-    async fn consent(&self, decision: &str) -> String {
-        let onboard = self
-            .get(&format!(
-                "{}/oauth/onboard?site={}&domain={}",
-                self.gateway_url, self.app_url, self.domain
-            ))
-            .await;
-        assert_eq!(onboard.status, StatusCode::SEE_OTHER, "{}", onboard.body);
-        let consent = self.get(&onboard.location.unwrap()).await;
-        assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
-        let consent_id =
-            ddlink_emulator::consent_id_from_page(&consent.body).expect("consent form");
-        let decided = self
-            .client
-            .post(format!("{}/oauth2/v1/authorize", self.app_url))
-            .form(&[("consent_id", consent_id.as_str()), ("decision", decision)])
-            .send()
-            .await
-            .unwrap();
-        assert!(decided.status().is_redirection(), "{}", decided.status());
-        decided.headers()["location"].to_str().unwrap().to_owned()
+    async fn get(&self, url: &str) -> Page {
+        let page = self.inner.get(url).await.unwrap();
+        Page {
+            status: StatusCode::from_u16(page.status).unwrap(),
+            body: page.body,
+        }
+    }
+
+    /// Tile → onboarding URL → authorize page → decision; returns the redirect back to the
+    /// gateway.
+    async fn consent(&self, decision: Decision) -> String {
+        self.inner.consent(&self.client_id, decision).await.unwrap()
     }
 
     async fn connect(&self) -> Page {
-        let callback = self.consent("authorize").await;
+        let callback = self.consent(Decision::Authorize).await;
         self.get(&callback).await
     }
 }
@@ -338,6 +310,7 @@ async fn invalid_grant_marks_needs_reauth_and_reconnecting_keeps_the_key() {
         world.emulator(),
         world.gateway_url().as_str(),
         world.admin_token().expose_secret(),
+        world.client_id(),
     )
     .await;
     let admin = browser.get(world.gateway_url().as_str()).await;
@@ -402,6 +375,7 @@ async fn disconnect_revokes_and_wipes_then_409_explains_how_to_recover() {
         world.emulator(),
         world.gateway_url().as_str(),
         world.admin_token().expose_secret(),
+        world.client_id(),
     )
     .await;
     let page = browser.connect().await;
@@ -479,9 +453,10 @@ async fn tampered_callback_domain_makes_no_outbound_request() {
         world.emulator(),
         world.gateway_url().as_str(),
         world.admin_token().expose_secret(),
+        world.client_id(),
     )
     .await;
-    let callback = browser.consent("authorize").await;
+    let callback = browser.consent(Decision::Authorize).await;
     let mut tampered = url::Url::parse(&callback).unwrap();
     let pairs: Vec<(String, String)> = tampered
         .query_pairs()
@@ -525,9 +500,10 @@ async fn denied_consent_and_injected_datadog_errors_show_advice() {
         world.emulator(),
         world.gateway_url().as_str(),
         world.admin_token().expose_secret(),
+        world.client_id(),
     )
     .await;
-    let denied = browser.get(&browser.consent("deny").await).await;
+    let denied = browser.get(&browser.consent(Decision::Deny).await).await;
     assert_eq!(denied.status, StatusCode::BAD_REQUEST);
     assert!(denied.body.contains("not granted"), "{}", denied.body);
 
@@ -631,7 +607,7 @@ async fn misconfigured(
             .await
             .unwrap();
     });
-    let browser = Browser::new(&emulator, &gateway_url, ADMIN_TOKEN).await;
+    let browser = Browser::new(&emulator, &gateway_url, ADMIN_TOKEN, "test-client").await;
     (dir, emulator, browser, task)
 }
 
@@ -650,17 +626,15 @@ async fn wrong_client_credentials_are_explained() {
 
     // An unknown client id never gets past Datadog's authorize page (Datadog shows the error).
     let (_dir, _emulator, browser, task) = misconfigured("unknown-client", CLIENT_SECRET).await;
-    let onboard = browser
-        .get(&format!(
-            "{}/oauth/onboard?site={}&domain={}",
-            browser.gateway_url, browser.app_url, browser.domain
-        ))
-        .await;
-    let authorize = browser.get(&onboard.location.unwrap()).await;
+    let refused = browser
+        .inner
+        .consent("test-client", Decision::Authorize)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
-        authorize.body.contains("Invalid client_id parameter value"),
-        "{}",
-        authorize.body
+        refused.contains("Invalid client_id parameter value"),
+        "{refused}"
     );
     task.abort();
 }
