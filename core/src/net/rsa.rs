@@ -16,10 +16,22 @@
 //! fine and used where it is faster: the modulus set-up (`new_vartime`) and square-and-multiply
 //! over the public exponent (16 squarings and one multiplication for 65537). The integer size is
 //! picked from the modulus length (2048, 3072 or 4096 bits) so a 2048-bit key does not pay for
-//! 4096-bit arithmetic; each size is one monomorphised copy of the exponentiation.
+//! 4096-bit arithmetic; each size is one monomorphised copy of the exponentiation. With
+//! `small-code` there is no 3072-bit copy: such keys (Datadog's chain has none) use the 4096-bit
+//! arithmetic, slower but the same result.
 
 use crypto_bigint::modular::{FixedMontyForm, FixedMontyParams};
-use crypto_bigint::{Odd, U2048, U3072, U4096, Uint, Word};
+use crypto_bigint::{Odd, U2048, U4096, Uint, Word};
+
+/// The middle integer size: moduli above 2048 bits and up to this many bytes use it.
+#[cfg(not(feature = "small-code"))]
+const MID_SIZE_BYTES: usize = crypto_bigint::U3072::BYTES;
+#[cfg(not(feature = "small-code"))]
+const MID_SIZE_LIMBS: usize = crypto_bigint::U3072::LIMBS;
+#[cfg(feature = "small-code")]
+const MID_SIZE_BYTES: usize = U4096::BYTES;
+#[cfg(feature = "small-code")]
+const MID_SIZE_LIMBS: usize = U4096::LIMBS;
 
 use super::hash::MAX_DIGEST_LEN;
 use super::x509::{Hash, RSA_MAX_MODULUS_BYTES, RSA_MIN_MODULUS_BYTES};
@@ -154,8 +166,8 @@ impl RsaKey<'_> {
         let (block, _) = out.split_at_mut(k);
         if k <= U2048::BYTES {
             power::<{ U2048::LIMBS }>(self.modulus, self.exponent, signature, block)?;
-        } else if k <= U3072::BYTES {
-            power::<{ U3072::LIMBS }>(self.modulus, self.exponent, signature, block)?;
+        } else if k <= MID_SIZE_BYTES {
+            power::<{ MID_SIZE_LIMBS }>(self.modulus, self.exponent, signature, block)?;
         } else {
             power::<{ U4096::LIMBS }>(self.modulus, self.exponent, signature, block)?;
         }
