@@ -8,7 +8,7 @@
 //! [`SandboxOptions::tenants`] tenants, each with its own emulated Datadog org and an
 //! auto-approving fleet bound to it: the first is the gateway's `default` tenant (the operator's,
 //! signed in with the admin token), fleet `demo`, org "Sandbox Org" on `app.`; tenant `i ≥ 2` is
-//! `tenant-<i>` with its own admin, fleet `demo-<i>` and org "Tenant <i> Org" on the
+//! `tenant-<i>` with its own admin, fleet `demo-<i>` and org "Tenant `<i>` Org" on the
 //! emulator host `tenant-<i>.`. The top-level `admin_token` is the operator's, `fleet` and
 //! `fleet_key_hex` the first tenant's. [`SandboxHandle::connect`] completes the consent headlessly: it
 //! signs in to the gateway, then the emulator's headless browser goes from the org's tile
