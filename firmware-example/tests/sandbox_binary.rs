@@ -31,6 +31,7 @@ fn sandbox_mode_ends_with_a_clean_summary() {
     assert_eq!(field("devices"), 2, "{stdout}");
     assert_eq!(field("provisioned"), 2, "{stdout}");
     assert_eq!(field("lost"), 0, "{stdout}\n{stderr}");
+    assert_eq!(field("misrouted"), 0, "{stdout}\n{stderr}");
     assert!(field("points_sent") > 0, "{stdout}");
     assert_eq!(field("points_accepted"), field("points_sent"), "{stdout}");
     assert!(

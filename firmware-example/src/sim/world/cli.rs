@@ -1,9 +1,9 @@
-//! `ddlink-firmware-example --sandbox [--devices N] [--duration S]`: builds the [`World`], runs
-//! the devices on the embassy executor, streams progress, and ends with
+//! `ddlink-firmware-example --sandbox [--devices N] [--duration S] [--tenants T]`: builds the
+//! [`World`], runs the devices on the embassy executor, streams progress, and ends with
 //! `summary: devices=N provisioned=N points_sent=X points_accepted=Y lost=Z tls_sessions=S
-//! wire_bytes_per_point=B` (exit status 0 only if every device provisioned and nothing was
-//! lost), preceded by a `connections:` line (requests per TLS session, points per series
-//! request).
+//! wire_bytes_per_point=B misrouted=M` (exit status 0 only if every device provisioned, nothing
+//! was lost and no point landed in another tenant's org), preceded by a `connections:` line
+//! (requests per TLS session, points per series request).
 //!
 //! With `--board qemu-mps2-an386 [--board-image PATH]` the devices are the board image under
 //! QEMU ([`super::super::qemu`]), and the summary is preceded by
@@ -29,6 +29,10 @@ struct SandboxArgs {
     /// Simulated devices.
     #[arg(long, default_value_t = 3)]
     devices: usize,
+    /// Tenants of the gateway, each with its own emulated org and fleet; device `i` belongs to
+    /// tenant `i % tenants`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    tenants: u16,
     /// How long the devices sample, in seconds (then they drain their queues).
     #[arg(long, default_value_t = 20)]
     duration: u64,
@@ -57,6 +61,7 @@ struct SandboxArgs {
 pub fn main() -> ExitCode {
     let args = SandboxArgs::parse();
     let mut config = WorldConfig::new(args.devices);
+    config.tenants = usize::from(args.tenants);
     config.duration_ms = args.duration.saturating_mul(1_000);
     config.interval_ms = args.interval.max(1).saturating_mul(1_000);
     config.flush_interval_ms = args.flush_interval.max(1).saturating_mul(1_000);
@@ -126,10 +131,19 @@ fn announce(world: &World) {
         sandbox.manifest_path().display()
     );
     println!("consent: connected headlessly (Connect Accounts → Authorize → callback → API key)");
+    for tenant in sandbox.tenants() {
+        println!(
+            "tenant: {} org \"{}\" ({}) fleet {} (auto-approve)",
+            tenant.id.as_str(),
+            tenant.org.name,
+            tenant.org.id,
+            tenant.fleet,
+        );
+    }
     println!(
-        "fleet: {} (auto-approve); {} device(s), network: {}",
-        sandbox.fleet(),
+        "devices: {} across {} tenant(s), network: {}",
         world.config().devices,
+        sandbox.tenants().len(),
         match world.config().network {
             DeviceNetwork::InProcess { .. } => "in-process embassy-net",
             DeviceNetwork::OsSockets => "host sockets",
@@ -180,8 +194,9 @@ async fn devices_task(world: &'static World, footprint: Option<Footprint>) {
     for run in &runs {
         let r = &run.report;
         println!(
-            "device {}: provisioned={} key_version={:?} sampled={} accepted={} queued={} dropped={} boot_events={} heartbeats={} logs={} deflate_saved_bytes={} last_retry={:?} uploader={:?}",
+            "device {} (org {}): provisioned={} key_version={:?} sampled={} accepted={} queued={} dropped={} boot_events={} heartbeats={} logs={} deflate_saved_bytes={} last_retry={:?} uploader={:?}",
             run.device_id,
+            run.org_id,
             r.provisioned,
             r.key_version,
             r.points.sampled,

@@ -1,7 +1,8 @@
 //! The sandbox world in one process: the Datadog emulator and a gateway pointed at it
-//! (`ddlink_sandbox`), consent given headlessly, the auto-approving fleet `demo`, an
-//! HTTPS front for the intake ([`front`]), and N simulated devices whose factory secrets are
-//! derived from the fleet key. The devices run on the calling thread (embassy-net stacks are not
+//! (`ddlink_sandbox`) with one or more tenants, each with its own emulated org and its
+//! auto-approving fleet (`demo`, `demo-2`, …), consent given headlessly, an HTTPS front for the
+//! intake ([`front`]), and N simulated devices: device `i` belongs to tenant `i % tenants` and its
+//! factory secret is derived from that tenant's fleet key. The devices run on the calling thread (embassy-net stacks are not
 //! `Send`); the servers run on a tokio runtime owned by the [`World`].
 //!
 //! This is what `ddlink-firmware-example --sandbox` runs and what the end-to-end tests build on.
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use ddlink_core::provision::derive_device_secret;
 use ddlink_emulator::EmulatorHandle;
-use ddlink_sandbox::{SandboxHandle, SandboxOptions};
+use ddlink_sandbox::{SandboxHandle, SandboxOptions, SandboxTenant};
 use secrecy::ExposeSecret as _;
 
 use self::front::IntakeFront;
@@ -60,6 +61,9 @@ pub enum IntakeTrust {
 #[derive(Debug, Clone)]
 pub struct WorldConfig {
     pub devices: usize,
+    /// Tenants of the gateway, each with its own org and fleet (at least 1); device `i` is
+    /// tenant `i % tenants`'s.
+    pub tenants: usize,
     /// Device ids are `<prefix><index>` (index zero-padded to 4 digits).
     pub device_prefix: String,
     pub interval_ms: u64,
@@ -83,6 +87,7 @@ impl WorldConfig {
     pub fn new(devices: usize) -> Self {
         Self {
             devices,
+            tenants: 1,
             device_prefix: "sim-".to_owned(),
             interval_ms: 1_000,
             flush_interval_ms: DEFAULT_FLUSH_INTERVAL_MS,
@@ -127,7 +132,7 @@ impl World {
         let sandbox = runtime.block_on(ddlink_sandbox::start(SandboxOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             state_dir: state_dir.path().join("state"),
-            tenants: 1,
+            tenants: config.tenants,
         }))?;
         runtime
             .block_on(sandbox.connect())
@@ -193,14 +198,20 @@ impl World {
         format!("{}{index:04}", self.config.device_prefix)
     }
 
-    /// What device `index` is flashed with: its id, the secret derived from the fleet key, the
-    /// gateway's address and the trust anchor.
+    /// The tenant device `index` belongs to (its fleet, and the org its points must land in).
+    pub fn tenant_of(&self, index: usize) -> &SandboxTenant {
+        let tenants = self.sandbox().tenants();
+        &tenants[index % tenants.len()]
+    }
+
+    /// What device `index` is flashed with: its id, the secret derived from its tenant's fleet
+    /// key, the gateway's address and the trust anchor.
     pub fn device(&self, index: usize) -> anyhow::Result<SimDevice> {
-        let sandbox = self.sandbox();
+        let tenant = self.tenant_of(index);
         let device_id = self.device_id(index);
-        let fleet_key = hex_decode(sandbox.fleet_key_hex().expose_secret())
+        let fleet_key = hex_decode(tenant.fleet_key_hex.expose_secret())
             .context("the sandbox's fleet key is not hex")?;
-        let secret = derive_device_secret(&fleet_key, sandbox.fleet(), &device_id)
+        let secret = derive_device_secret(&fleet_key, &tenant.fleet, &device_id)
             .map_err(|e| anyhow::anyhow!("deriving the secret of {device_id}: {e:?}"))?;
         // With the front's root, devices also hold an unrelated root, as during a root
         // rotation: the chain must end at either and does end at the front's.
@@ -217,7 +228,7 @@ impl World {
         Ok(SimDevice {
             // `*.localhost` resolves to loopback (OS sockets) or to the router (in-process).
             gateway_url: format!("http://gateway.localhost:{}", self.gateway_port()),
-            fleet: sandbox.fleet().to_owned(),
+            fleet: tenant.fleet.clone(),
             device_id,
             device_secret_hex: hex_encode(secret.expose_secret()),
             trust_anchors,
@@ -299,6 +310,7 @@ impl World {
         .map_err(|e| anyhow::anyhow!("device {}: {e}", params.device_id))?;
         Ok(DeviceRun {
             device_id: params.device_id,
+            org_id: self.tenant_of(index).org.id.clone(),
             report,
             stack_peak,
             wire_bytes,
