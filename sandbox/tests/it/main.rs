@@ -4,7 +4,8 @@
 //!   gateways misconfigured against an emulator).
 //! - `provision`: the sandbox fleet provisions a device that gets the stored key.
 //! - `tenants`: several tenants, each with its own org and fleet.
-//! - `browser`: the admin page in headless Chromium, when `DDLINK_TEST_BROWSER=1`.
+//! - `browser`: the admin page and the tile flow in headless Chromium (one tenant, and two
+//!   tenants in two browser profiles), when `DDLINK_TEST_BROWSER=1`.
 
 mod browser;
 mod common;

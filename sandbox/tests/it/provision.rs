@@ -2,21 +2,12 @@
 
 use std::net::SocketAddr;
 
-use ddlink_core::provision::{
-    ChallengeReply, DeviceIdentity, ProvisionError, ProvisionExchange, ProvisionOutcome,
-    read_challenge_response,
-};
+use ddlink_core::provision::{ProvisionError, ProvisionOutcome};
 use ddlink_core::site::SandboxPolicy;
 use ddlink_gateway::tenants::TenantId;
 use ddlink_sandbox::SandboxOptions;
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
-
-fn fresh_nonce() -> [u8; 16] {
-    let mut nonce = [0u8; 16];
-    getrandom::fill(&mut nonce).unwrap();
-    nonce
-}
 
 #[tokio::test]
 async fn the_sandbox_fleet_provisions_devices_against_the_emulator() {
@@ -37,55 +28,22 @@ async fn the_sandbox_fleet_provisions_devices_against_the_emulator() {
         Some(handle.fleet_key_hex().expose_secret())
     );
     let key_hex = handle.fleet_key_hex().expose_secret();
-    let key: Vec<u8> = (0..key_hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&key_hex[i..i + 2], 16).unwrap())
-        .collect();
-    let secret =
-        ddlink_core::provision::derive_device_secret(&key, handle.fleet(), "sim-1").unwrap();
-
-    let http = reqwest::Client::new();
-    let base = handle
-        .gateway_url()
-        .as_str()
-        .trim_end_matches('/')
-        .to_owned();
-    let identity = DeviceIdentity::new(handle.fleet(), "sim-1", &secret).unwrap();
-    let mut body = [0u8; 512];
-    let len = identity.write_challenge_request(&mut body).unwrap();
-    let reply = http
-        .post(format!("{base}/v1/provision/challenge"))
-        .body(body[..len].to_vec())
-        .send()
-        .await
-        .unwrap();
-    let status = reply.status().as_u16();
-    let ChallengeReply::Issued(challenge) =
-        read_challenge_response(status, &reply.bytes().await.unwrap()).unwrap()
-    else {
-        panic!("no challenge");
+    let provision = |policy| {
+        crate::common::provision(
+            handle.gateway_url(),
+            handle.fleet(),
+            key_hex,
+            "sim-1",
+            policy,
+        )
     };
-    let exchange = ProvisionExchange::new(identity, &challenge, fresh_nonce());
-    let len = exchange.write_request(&mut body).unwrap();
-    let reply = http
-        .post(format!("{base}/v1/provision"))
-        .body(body[..len].to_vec())
-        .send()
-        .await
-        .unwrap();
-    let status = reply.status().as_u16();
-    let reply = reply.bytes().await.unwrap();
     assert_eq!(
-        exchange
-            .read_response(status, &reply, SandboxPolicy::Deny)
-            .err(),
+        provision(SandboxPolicy::Deny).await.err(),
         Some(ProvisionError::SandboxNotAllowed),
         "a field device refuses the sandbox site"
     );
-    let Ok(ProvisionOutcome::Approved(provisioned)) =
-        exchange.read_response(status, &reply, SandboxPolicy::Allow)
-    else {
-        panic!("sandbox device not approved: {status}");
+    let Ok(ProvisionOutcome::Approved(provisioned)) = provision(SandboxPolicy::Allow).await else {
+        panic!("sandbox device not approved");
     };
     assert!(provisioned.site.is_sandbox());
     let (_, stored) = handle
