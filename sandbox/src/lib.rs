@@ -2,7 +2,7 @@
 //! of its own so the production gateway never links the emulator.
 //!
 //! The gateway accepts only the emulator's `*.localhost` domain, keeps SQLite in the state
-//! directory, and writes `sandbox.json` (`gateway_url`, `emulator_url`, `emulator_token`,
+//! directory (or uses [`SandboxOptions::database`]), and writes `sandbox.json` (`gateway_url`, `emulator_url`, `emulator_token`,
 //! `tile_url`, `admin_token`, `domain`, `fleet`, `fleet_key_hex`, `tenants`; mode 0600).
 //!
 //! [`SandboxOptions::tenants`] tenants, each with its own emulated Datadog org and an
@@ -32,7 +32,8 @@ use ddlink_gateway::provision::fleets;
 use ddlink_gateway::provision::limiter::ProvisionLimits;
 use ddlink_gateway::provision::store::ProvisionStore;
 use ddlink_gateway::state::AppState;
-use ddlink_gateway::store::{DbOptions, sqlite_url_for_path};
+pub use ddlink_gateway::store::DbOptions;
+use ddlink_gateway::store::sqlite_url_for_path;
 use ddlink_gateway::tenants::{self, TenantId};
 use ddlink_gateway::{Gateway, create_private_dir, write_private_file};
 use secrecy::{ExposeSecret, SecretString};
@@ -54,6 +55,8 @@ pub struct SandboxOptions {
     pub state_dir: PathBuf,
     /// How many tenants, each with its own org and fleet (at least 1).
     pub tenants: usize,
+    /// The gateway's database; `None` keeps SQLite in the state directory.
+    pub database: Option<DbOptions>,
 }
 
 /// One tenant of the sandbox: its emulated org, its fleet, and how its admin signs in.
@@ -173,7 +176,9 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
     let admin_token = SecretString::from(random_token(24)?);
     let config = Config {
         public_url: gateway_url.clone(),
-        database: DbOptions::new(sqlite_url_for_path(&options.state_dir.join("ddlink.db"))),
+        database: options.database.clone().unwrap_or_else(|| {
+            DbOptions::new(sqlite_url_for_path(&options.state_dir.join("ddlink.db")))
+        }),
         client_id,
         client_secret,
         scopes: vec!["api_keys_write".to_owned()],

@@ -25,6 +25,10 @@ struct Args {
     /// Tenants, each with its own emulated Datadog org and fleet (`demo`, `demo-2`, …).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     tenants: u16,
+    /// The gateway's database URL (`postgres://…`, or `sqlite:PATH`); by default SQLite in the
+    /// state directory. Also `DDLINK_SANDBOX_DATABASE_URL`.
+    #[arg(long, env = "DDLINK_SANDBOX_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -36,6 +40,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         listen: args.listen,
         state_dir: args.state_dir,
         tenants: usize::from(args.tenants),
+        database: args.database.map(ddlink_sandbox::DbOptions::new),
     })
     .await?;
     if args.connect {

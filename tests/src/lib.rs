@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use ddlink_emulator::{FaultAction, FaultSpec, RateLimit, SeriesRecord};
 pub use ddlink_firmware_example::sim::world::tally::{DeviceRun, Tally};
 pub use ddlink_firmware_example::sim::world::{DeviceNetwork, IntakeTrust, World, WorldConfig};
+use ddlink_gateway::store::DbOptions;
 
 /// The intake endpoints the example firmware posts to.
 pub const INTAKE_PATHS: [&str; 4] = [
@@ -162,4 +163,76 @@ pub fn peak_rss_kib() -> Option<u64> {
 /// Distinct device ids among `runs`.
 pub fn device_ids(runs: &[DeviceRun]) -> BTreeSet<&str> {
     runs.iter().map(|r| r.device_id.as_str()).collect()
+}
+
+/// A gateway database an end-to-end scenario runs on.
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// `sqlite` or `postgres`, for messages.
+    pub name: &'static str,
+    /// For [`WorldConfig::database`]; `None` is the world's own SQLite file.
+    pub options: Option<DbOptions>,
+}
+
+/// SQLite, then PostgreSQL (a fresh schema, see [`TestDatabase::drop_schema`]) when
+/// `DDLINK_TEST_POSTGRES_URL` is set (CI sets it); without it the PostgreSQL run is skipped
+/// with a note.
+pub fn test_databases(prefix: &str) -> Vec<TestDatabase> {
+    let mut databases = vec![TestDatabase {
+        name: "sqlite",
+        options: None,
+    }];
+    match std::env::var("DDLINK_TEST_POSTGRES_URL") {
+        Ok(url) => {
+            let schema = format!(
+                "{prefix}_{}",
+                ddlink_gateway::crypto::random_token(9)
+                    .expect("random schema name")
+                    .to_lowercase()
+                    .replace(['-', '_'], "x")
+            );
+            databases.push(TestDatabase {
+                name: "postgres",
+                options: Some(DbOptions {
+                    schema: Some(schema),
+                    ..DbOptions::new(url)
+                }),
+            });
+        }
+        Err(_) => eprintln!(
+            "PostgreSQL run not done: set DDLINK_TEST_POSTGRES_URL=postgres://… (CI does)"
+        ),
+    }
+    databases
+}
+
+impl TestDatabase {
+    /// Drops the PostgreSQL schema the scenario ran in (nothing for SQLite, whose file goes
+    /// with the world's directory). Panics if PostgreSQL refuses.
+    pub fn drop_schema(&self) {
+        let Some(DbOptions {
+            url,
+            schema: Some(schema),
+            ..
+        }) = &self.options
+        else {
+            return;
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime to drop the schema");
+        runtime.block_on(async {
+            use sqlx::Connection as _;
+            let mut connection = sqlx::PgConnection::connect(url)
+                .await
+                .expect("connecting to PostgreSQL to drop the test schema");
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA \"{schema}\" CASCADE"
+            )))
+            .execute(&mut connection)
+            .await
+            .expect("dropping the test schema");
+        });
+    }
 }

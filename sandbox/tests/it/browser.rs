@@ -99,6 +99,7 @@ async fn sandbox_world(dir: &std::path::Path, tenants: usize) -> SandboxHandle {
         listen: "127.0.0.1:0".parse().unwrap(),
         state_dir: dir.join("state"),
         tenants,
+        database: None,
     })
     .await
     .unwrap()

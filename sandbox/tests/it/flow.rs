@@ -25,6 +25,7 @@ async fn start_sandbox_on(listen: &str) -> (tempfile::TempDir, SandboxHandle) {
         listen: listen.parse().unwrap(),
         state_dir: dir.path().join("state"),
         tenants: 1,
+        database: None,
     })
     .await
     .unwrap();

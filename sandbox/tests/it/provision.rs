@@ -16,6 +16,7 @@ async fn the_sandbox_fleet_provisions_devices_against_the_emulator() {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         state_dir: dir.path().to_owned(),
         tenants: 1,
+        database: None,
     })
     .await
     .unwrap();

@@ -12,6 +12,7 @@ async fn each_tenant_connects_its_own_org_and_its_fleet_gets_only_that_key() {
         listen: "127.0.0.1:0".parse().unwrap(),
         state_dir: dir.path().join("state"),
         tenants: 2,
+        database: None,
     })
     .await
     .unwrap();

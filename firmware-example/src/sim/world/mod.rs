@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use ddlink_core::provision::derive_device_secret;
 use ddlink_emulator::EmulatorHandle;
-use ddlink_sandbox::{SandboxHandle, SandboxOptions, SandboxTenant};
+use ddlink_sandbox::{DbOptions, SandboxHandle, SandboxOptions, SandboxTenant};
 use secrecy::ExposeSecret as _;
 
 use self::front::IntakeFront;
@@ -80,6 +80,8 @@ pub struct WorldConfig {
     /// Device `i` starts after `i * start_spread_ms / devices` (so 1,000 devices do not all
     /// connect in the same millisecond).
     pub start_spread_ms: u64,
+    /// The gateway's database; `None`: SQLite in the world's temporary state directory.
+    pub database: Option<DbOptions>,
 }
 
 impl WorldConfig {
@@ -97,6 +99,7 @@ impl WorldConfig {
             network: DeviceNetwork::InProcess { loss_per_mille: 0 },
             trust: IntakeTrust::FrontCa,
             start_spread_ms: 0,
+            database: None,
         }
     }
 }
@@ -133,6 +136,7 @@ impl World {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             state_dir: state_dir.path().join("state"),
             tenants: config.tenants,
+            database: config.database.clone(),
         }))?;
         runtime
             .block_on(sandbox.connect())
