@@ -4,13 +4,26 @@
 
 use std::collections::BTreeMap;
 
-use ddlink_tests::{FIRMWARE_TAG, WorldConfig, assert_nothing_lost, run_world, series_of};
+use ddlink_tests::{
+    FIRMWARE_TAG, TestDatabase, WorldConfig, assert_nothing_lost, run_world, series_of,
+    test_databases,
+};
 
+/// On SQLite, and on PostgreSQL when `DDLINK_TEST_POSTGRES_URL` is set.
 #[test]
 fn every_point_arrives_once_with_the_device_tags() {
+    for database in test_databases("e2e_happy") {
+        println!("== {}", database.name);
+        every_point_arrives_once(&database);
+        database.drop_schema();
+    }
+}
+
+fn every_point_arrives_once(database: &TestDatabase) {
     let mut config = WorldConfig::new(3);
     config.duration_ms = 5_000;
     config.drain_ms = 20_000;
+    config.database = database.options.clone();
     let outcome = run_world(config, |_| {});
     assert_nothing_lost(&outcome);
     let t = &outcome.tally;
