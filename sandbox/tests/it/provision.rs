@@ -8,7 +8,7 @@ use ddlink_core::provision::{
 };
 use ddlink_core::site::SandboxPolicy;
 use ddlink_gateway::tenants::TenantId;
-use ddlink_sandbox::SandboxOptions;
+use ddlink_sandbox::{SandboxHandle, SandboxOptions};
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
 
@@ -97,4 +97,55 @@ async fn the_sandbox_fleet_provisions_devices_against_the_emulator() {
         .unwrap();
     assert_eq!(provisioned.api_key.as_str(), stored.expose_secret());
     handle.shutdown().await;
+}
+
+/// What a device of the sandbox fleet gets from one provisioning: `Some((key, key_version))`
+/// when approved, `None` when the gateway answers `not_connected`; anything else fails.
+pub(crate) async fn provision(handle: &SandboxHandle, serial: &str) -> Option<(String, u32)> {
+    let key_hex = handle.fleet_key_hex().expose_secret();
+    let key: Vec<u8> = (0..key_hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&key_hex[i..i + 2], 16).unwrap())
+        .collect();
+    let secret =
+        ddlink_core::provision::derive_device_secret(&key, handle.fleet(), serial).unwrap();
+    let http = reqwest::Client::new();
+    let base = handle
+        .gateway_url()
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned();
+    let identity = DeviceIdentity::new(handle.fleet(), serial, &secret).unwrap();
+    let mut body = [0u8; 512];
+    let len = identity.write_challenge_request(&mut body).unwrap();
+    let reply = http
+        .post(format!("{base}/v1/provision/challenge"))
+        .body(body[..len].to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status().as_u16();
+    let ChallengeReply::Issued(challenge) =
+        read_challenge_response(status, &reply.bytes().await.unwrap()).unwrap()
+    else {
+        panic!("no challenge");
+    };
+    let exchange = ProvisionExchange::new(identity, &challenge, fresh_nonce());
+    let len = exchange.write_request(&mut body).unwrap();
+    let reply = http
+        .post(format!("{base}/v1/provision"))
+        .body(body[..len].to_vec())
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status().as_u16();
+    let reply = reply.bytes().await.unwrap();
+    match exchange.read_response(status, &reply, SandboxPolicy::Allow) {
+        Ok(ProvisionOutcome::Approved(provisioned)) => Some((
+            provisioned.api_key.as_str().to_owned(),
+            provisioned.key_version,
+        )),
+        Ok(ProvisionOutcome::NotConnected) => None,
+        other => panic!("unexpected provisioning answer {status}: {other:?}"),
+    }
 }
