@@ -134,6 +134,25 @@ impl KeyStore {
         found.map(|k| k.revoked = true).is_some()
     }
 
+    /// Revokes a key of one org by id (the org's API Keys page): `false` if that org has no
+    /// such key, so one org's page never revokes another's.
+    pub(crate) fn revoke_of_org(&mut self, org_id: &str, id: &str) -> bool {
+        let found = self
+            .keys
+            .iter_mut()
+            .find(|k| k.id == id && k.org_id == org_id);
+        found.map(|k| k.revoked = true).is_some()
+    }
+
+    /// The keys of one org, oldest first.
+    pub(crate) fn of_org(&self, org_id: &str) -> Vec<ApiKeyInfo> {
+        self.keys
+            .iter()
+            .filter(|k| k.org_id == org_id)
+            .cloned()
+            .collect()
+    }
+
     /// The sender behind a valid (known, not revoked) key.
     pub(crate) fn authenticate(&self, key: Option<&str>) -> Result<Sender, KeyRejection> {
         let key = key
@@ -195,6 +214,14 @@ mod tests {
             "HTTP revocation takes ids, never key values"
         );
         assert!(store.revoke_id(&other.id));
+        let of_b = store.create("org-b", "k3".into(), "t".into(), KeyOrigin::TestApi);
+        assert!(
+            !store.revoke_of_org("org-a", &of_b.id),
+            "one org's page cannot revoke another org's key"
+        );
+        assert!(store.revoke_of_org("org-b", &of_b.id));
+        assert_eq!(store.of_org("org-b").len(), 1);
+        assert_eq!(store.of_org("org-a").len(), 2);
     }
 
     #[test]

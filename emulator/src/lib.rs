@@ -6,7 +6,7 @@
 //!
 //! | host | serves |
 //! |---|---|
-//! | `app.<domain>`, `<custom>.<domain>` | `GET /tile`, `GET /tile/connect`, `GET`/`POST /oauth2/v1/authorize` |
+//! | `app.<domain>`, `<custom>.<domain>` | `GET /tile`, `GET /tile/connect`, `POST /tile/uninstall`, `GET`/`POST /oauth2/v1/authorize`, `GET /organization-settings/api-keys`, `POST /organization-settings/api-keys/{id}/revoke` |
 //! | `api.<domain>` | `POST /oauth2/v1/token`, `POST /oauth2/v1/revoke`, `POST /api/v2/api_keys/marketplace`, `POST /api/v2/series`, `POST /api/v1/series`, `POST /api/v1/distribution_points`, `POST /api/v1/events`, `POST /api/v1/check_run`, `GET /api/v1/validate` |
 //! | `http-intake.logs.<domain>` | `POST /api/v2/logs`, `POST /v1/input` |
 //! | `event-management-intake.<domain>` | `POST /api/v2/events` |
@@ -436,6 +436,14 @@ impl EmulatorHandle {
     /// Revokes a key by id or value (later submissions with it get 403); `false` if unknown.
     pub fn revoke_api_key(&self, id_or_key: &str) -> bool {
         lock(&self.state.keys).revoke(id_or_key)
+    }
+
+    /// Uninstalls a client's integration from an org, as the tile's **Uninstall** does: every
+    /// live connection of the org to the client is revoked with its tokens (refreshing answers
+    /// `invalid_grant`, the access token 401), and the API key it created stays valid.
+    /// Returns how many connections were revoked; `None` for an unknown org or client.
+    pub fn uninstall(&self, org_id: &str, client_id: &str) -> Option<usize> {
+        test_api::uninstall_of(&self.state, org_id, Some(client_id)).ok()
     }
 
     /// Successful authorizations (connections of orgs to OAuth clients).

@@ -1,5 +1,6 @@
-//! Test-only endpoints under `/_emulator/`, on any host: orgs, what was received (all of it,
-//! or one org's with `?org_id=`), keys, connections, faults and the clock. Never part of
+//! Test-only endpoints under `/_emulator/`, on any host: orgs (and uninstalling an integration
+//! from one), what was received (all of it, or one org's with `?org_id=`), keys, connections,
+//! faults and the clock. Never part of
 //! Datadog's API.
 //!
 //! They hand out full API keys and can revoke keys and connections, so every request must
@@ -90,6 +91,7 @@ fn received<T: OfOrg + Clone + Serialize + Send + 'static>(
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/_emulator/orgs", get(list_orgs).post(create_org))
+        .route("/_emulator/orgs/{org_id}/uninstall", post(uninstall))
         .route("/_emulator/received/series", received(|r| &r.series))
         .route(
             "/_emulator/received/distribution_points",
@@ -248,6 +250,68 @@ async fn revoke_key(State(state): State<AppState>, Path(id): Path<String>) -> St
         StatusCode::NO_CONTENT
     } else {
         StatusCode::NOT_FOUND
+    }
+}
+
+/// Why an uninstall could not be done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum UninstallError {
+    UnknownOrg,
+    UnknownClient,
+    /// No client id given and several clients are registered.
+    ClientNeeded,
+}
+
+/// Uninstalls a client's integration from an org (the tile's **Uninstall**); with no client
+/// id, the only registered client. Returns how many connections were revoked.
+pub(crate) fn uninstall_of(
+    state: &Shared,
+    org_id: &str,
+    client_id: Option<&str>,
+) -> Result<usize, UninstallError> {
+    let org = state.org(org_id).ok_or(UninstallError::UnknownOrg)?;
+    let client = match client_id {
+        Some(id) => state.client(id).ok_or(UninstallError::UnknownClient)?,
+        None => match state.clients.as_slice() {
+            [only] => only,
+            _ => return Err(UninstallError::ClientNeeded),
+        },
+    };
+    Ok(lock(&state.oauth).uninstall(&org.id, &client.client_id))
+}
+
+#[derive(Debug, Deserialize)]
+struct UninstallQuery {
+    client_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Uninstalled {
+    revoked_connections: usize,
+}
+
+/// `POST /_emulator/orgs/{org_id}/uninstall[?client_id=…]` → 200
+/// `{"revoked_connections":n}`; 404 for an unknown org or client, 400 without `client_id` when
+/// several clients are registered.
+async fn uninstall(
+    State(state): State<AppState>,
+    Path(org_id): Path<String>,
+    Query(query): Query<UninstallQuery>,
+) -> Response {
+    match uninstall_of(&state, &org_id, query.client_id.as_deref()) {
+        Ok(revoked_connections) => Json(Uninstalled {
+            revoked_connections,
+        })
+        .into_response(),
+        Err(UninstallError::UnknownOrg) => (StatusCode::NOT_FOUND, "No such org\n").into_response(),
+        Err(UninstallError::UnknownClient) => {
+            (StatusCode::NOT_FOUND, "No such OAuth client\n").into_response()
+        }
+        Err(UninstallError::ClientNeeded) => (
+            StatusCode::BAD_REQUEST,
+            "Several OAuth clients are registered: name one with ?client_id=\n",
+        )
+            .into_response(),
     }
 }
 

@@ -29,7 +29,6 @@ use crate::{upkeep, web};
 pub struct Gateway {
     state: AppState,
     admin_token: Option<SecretString>,
-    instance_id: String,
 }
 
 impl Gateway {
@@ -106,12 +105,9 @@ impl Gateway {
             login_guard: Arc::new(LoginGuard::default()),
             clock,
             provisioning,
+            instance_id: Arc::new(random_token(12)?),
         };
-        Ok(Self {
-            state,
-            admin_token,
-            instance_id: random_token(12)?,
-        })
+        Ok(Self { state, admin_token })
     }
 
     pub fn state(&self) -> &AppState {
@@ -127,10 +123,9 @@ impl Gateway {
         web::router(self.state.clone())
     }
 
-    /// One upkeep round: refresh due tokens, validate keys that are due, purge expired rows.
+    /// One upkeep round: refresh due tokens, purge expired rows.
     pub async fn upkeep_once(&self) -> anyhow::Result<upkeep::PassReport> {
-        let report = upkeep::refresh_due(&self.state, &self.instance_id).await?;
-        upkeep::validate_keys(&self.state, false).await?;
+        let report = upkeep::refresh_due(&self.state, &self.state.instance_id).await?;
         self.state
             .store
             .purge_expired(self.state.clock.now())
@@ -151,6 +146,11 @@ impl Gateway {
             let gateway = gateway.clone();
             let cancel = cancel.clone();
             tracker.spawn(async move { gateway.upkeep_loop(cancel).await });
+        }
+        {
+            let gateway = gateway.clone();
+            let cancel = cancel.clone();
+            tracker.spawn(async move { gateway.validate_loop(cancel).await });
         }
         let stop = cancel.clone();
         crate::server::serve(
@@ -185,6 +185,32 @@ impl Gateway {
             if let Err(error) = self.upkeep_once().await {
                 self.state.metrics.error("upkeep");
                 tracing::warn!(error = %error, "upkeep round failed");
+            }
+        }
+    }
+}
+
+impl Gateway {
+    /// Validates every active connection every `validate_interval` (the first pass at start),
+    /// until shutdown.
+    async fn validate_loop(&self, cancel: CancellationToken) {
+        let mut interval = tokio::time::interval(self.state.config.timings.validate_interval);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = interval.tick() => {}
+            }
+            // A pass is not interrupted half-way, like an upkeep round.
+            match upkeep::validate_all(&self.state).await {
+                Ok(report) if report.key_revoked + report.uninstalled > 0 => {
+                    tracing::info!(?report, "validation pass found unusable connections");
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    self.state.metrics.error("validate");
+                    tracing::warn!(error = %error, "validation pass failed");
+                }
             }
         }
     }

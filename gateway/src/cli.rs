@@ -80,6 +80,9 @@ pub struct ServeArgs {
     /// Comma-separated Datadog domains to accept [default: all nine].
     #[arg(long, env = "DDLINK_ALLOWED_DOMAINS", value_delimiter = ',')]
     pub allowed_domains: Option<Vec<String>>,
+    /// Seconds between checks of every connection's API key with Datadog [default: 600].
+    #[arg(long, env = "DDLINK_VALIDATE_INTERVAL_SECS")]
+    pub validate_interval_secs: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -314,10 +317,12 @@ pub fn resolve(args: &ServeArgs) -> Result<Resolved, ConfigError> {
     let timings = Timings {
         refresh_margin: secs(file.timings.refresh_margin_secs, defaults.refresh_margin),
         refresh_check: secs(file.timings.refresh_check_secs, defaults.refresh_check),
-        validate_interval: secs(
-            file.timings.validate_interval_secs,
+        validate_interval: positive_secs(
+            "timings.validate_interval_secs",
+            args.validate_interval_secs
+                .or(file.timings.validate_interval_secs),
             defaults.validate_interval,
-        ),
+        )?,
         serve: ServeLimits {
             header_read_timeout: positive_secs(
                 "timings.header_read_timeout_secs",
@@ -416,7 +421,39 @@ mod tests {
             client_secret_file: None,
             master_key_file: None,
             allowed_domains: None,
+            validate_interval_secs: None,
         }
+    }
+
+    #[test]
+    fn the_validate_interval_comes_from_the_flag_then_the_file_and_is_never_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let interval = |args: &ServeArgs| resolve(args).map(|r| r.config.timings.validate_interval);
+        assert_eq!(
+            interval(&args_in(dir.path())).unwrap(),
+            std::time::Duration::from_secs(600)
+        );
+        let file = dir.path().join("gateway.toml");
+        std::fs::write(&file, "[timings]\nvalidate_interval_secs = 120\n").unwrap();
+        let from_file = ServeArgs {
+            config: Some(file),
+            ..args_in(dir.path())
+        };
+        assert_eq!(
+            interval(&from_file).unwrap(),
+            std::time::Duration::from_secs(120)
+        );
+        let flag = ServeArgs {
+            validate_interval_secs: Some(30),
+            ..from_file
+        };
+        assert_eq!(interval(&flag).unwrap(), std::time::Duration::from_secs(30));
+        let zero = ServeArgs {
+            validate_interval_secs: Some(0),
+            ..args_in(dir.path())
+        };
+        let error = interval(&zero).unwrap_err().to_string();
+        assert!(error.contains("validate_interval_secs"), "{error}");
     }
 
     #[test]

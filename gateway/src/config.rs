@@ -137,8 +137,15 @@ pub struct Timings {
     pub refresh_margin: Duration,
     /// How often the refresher looks for due work.
     pub refresh_check: Duration,
-    /// How often each stored API key is checked with `GET /api/v1/validate`.
+    /// How often every active connection's API key is checked with `GET /api/v1/validate`
+    /// (a revoked key makes the connection `key_revoked`).
     pub validate_interval: Duration,
+    /// Whether each validation also refreshes the access token, so an uninstall is seen within
+    /// one `validate_interval` instead of at the next due refresh (within the hour). Off in
+    /// production: Datadog offers no other call that tells an uninstall with only the
+    /// `api_keys_write` scope, and every refresh rotates the refresh token. The sandbox turns
+    /// it on.
+    pub validate_refreshes: bool,
     /// How long a refresher holds a connection's row lease.
     pub lease: Duration,
     /// Lifetime of an OAuth `state` (single use).
@@ -156,7 +163,8 @@ impl Default for Timings {
         Self {
             refresh_margin: Duration::from_secs(300),
             refresh_check: Duration::from_secs(30),
-            validate_interval: Duration::from_secs(3600),
+            validate_interval: Duration::from_secs(600),
+            validate_refreshes: false,
             lease: Duration::from_secs(60),
             state_ttl: Duration::from_secs(600),
             session_ttl: Duration::from_secs(12 * 3600),

@@ -87,7 +87,7 @@ impl From<&ConnectionRecord> for ConnectionStatus {
 pub enum Saved {
     /// Stored under the tenant (new, or the same tenant reconnecting).
     Stored(Box<ConnectionRecord>),
-    /// Datadog created no key and none is stored: nothing was written.
+    /// Datadog created no key and no usable one is stored: nothing was written.
     NoKey,
     /// The organisation is connected to another tenant: nothing was written.
     OtherTenant,
@@ -166,9 +166,12 @@ impl Connections {
             .await
     }
 
-    /// Stores a freshly authorised connection of `tenant`. With `key == None` the stored key
-    /// (if any) is kept: a reconnect of an org whose key the gateway already holds gets 409
-    /// from Datadog.
+    /// Stores a freshly authorised connection of `tenant`, active again whatever its state was
+    /// (a reconnect after an uninstall or a revoked key). A new key bumps `key_version`, so
+    /// devices fetch it at their next provisioning. With `key == None` (Datadog answered 409)
+    /// the stored key is kept if Datadog has not rejected it: a reconnect after an uninstall
+    /// finds the integration's key still in place. Otherwise nothing is written
+    /// ([`Saved::NoKey`]).
     pub async fn save_authorized(
         &self,
         tenant: &TenantId,
@@ -192,12 +195,20 @@ impl Connections {
                 Some(key.last4.clone()),
                 existing.as_ref().map_or(1, |e| e.key_version + 1),
             ),
-            (None, Some(existing)) if existing.sealed_api_key.is_some() => (
-                existing.sealed_api_key.clone(),
-                existing.api_key_id.clone(),
-                existing.api_key_last4.clone(),
-                existing.key_version,
-            ),
+            // Datadog's 409 names a key it still holds; the stored one serves only if that is it,
+            // not one Datadog already rejected (then the user must revoke the other key first).
+            (None, Some(existing))
+                if existing.sealed_api_key.is_some()
+                    && existing.state != ConnectionState::KeyRevoked
+                    && existing.key_valid != Some(false) =>
+            {
+                (
+                    existing.sealed_api_key.clone(),
+                    existing.api_key_id.clone(),
+                    existing.api_key_last4.clone(),
+                    existing.key_version,
+                )
+            }
             (None, _) => return Ok(Saved::NoKey),
         };
         let record = ConnectionRecord {

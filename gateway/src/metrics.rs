@@ -1,4 +1,5 @@
-//! Prometheus counters for handshakes, refreshes, validations, logins and errors by kind.
+//! Prometheus counters for handshakes, refreshes, validations, logins and errors by kind, and
+//! the `ddlink_connections` gauge (connections by state, read from the store at each scrape).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -90,9 +91,53 @@ impl Metrics {
     }
 }
 
+/// The `ddlink_connections{state="…"}` gauge: every state, 0 when no connection is in it.
+pub fn render_connection_states(
+    counts: &std::collections::HashMap<crate::store::ConnectionState, u64>,
+) -> String {
+    let mut out = String::from(
+        "# HELP ddlink_connections Datadog connections by state.\n# TYPE ddlink_connections gauge\n",
+    );
+    for state in crate::store::ConnectionState::ALL {
+        let count = counts.get(&state).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "ddlink_connections{{state=\"{}\"}} {count}",
+            state.as_str()
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_connection_gauge_lists_every_state() {
+        use crate::store::ConnectionState;
+        let counts = [
+            (ConnectionState::Active, 2),
+            (ConnectionState::KeyRevoked, 1),
+        ]
+        .into_iter()
+        .collect();
+        let text = render_connection_states(&counts);
+        assert!(text.contains("# TYPE ddlink_connections gauge"), "{text}");
+        for (state, count) in [
+            ("active", 2),
+            ("uninstalled", 0),
+            ("key_revoked", 1),
+            ("disconnected", 0),
+        ] {
+            assert!(
+                text.contains(&format!(
+                    "ddlink_connections{{state=\"{state}\"}} {count}\n"
+                )),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn counters_render_in_prometheus_text_format() {

@@ -33,6 +33,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Device provisioning: its store, opened fleet keys and limiter.
     pub provisioning: Arc<Provisioning>,
+    /// This gateway instance's name in row leases (random per start).
+    pub instance_id: Arc<String>,
 }
 
 impl AppState {

@@ -218,7 +218,7 @@ pub struct TenantHealth {
     pub connections: Vec<ConnectionHealth>,
     pub fleets: usize,
     pub devices: usize,
-    /// The most recent problem event (`needs_reauth`, `key_invalid`), if any.
+    /// The most recent problem event (`uninstalled`, `key_revoked`), if any.
     pub last_problem: Option<ProblemEvent>,
 }
 

@@ -14,6 +14,10 @@
 //! signs in to the gateway, then the emulator's headless browser goes from the org's tile
 //! through the onboarding URL, the consent page and Authorize to the gateway's callback.
 //!
+//! The gateway validates every connection every [`VALIDATE_INTERVAL`] (2 s), refreshing its
+//! token as part of the check: uninstalling the integration from the emulator's tile or
+//! revoking its key on the emulator's API Keys page shows on the admin page within seconds.
+//!
 //! The emulator listens on loopback whatever the gateway's address: its pages and APIs are
 //! for this machine only, and its `/_emulator/` test API (which hands out full API keys)
 //! needs the random bearer token generated here, `emulator_token` in `sandbox.json`.
@@ -118,8 +122,24 @@ pub struct SandboxHandle {
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
-/// Starts the emulator (with this gateway registered as its OAuth client) and the gateway.
+/// How often the sandbox gateway validates every connection: its key with
+/// `GET /api/v1/validate`, its authorisation with a refresh (see
+/// `ddlink_gateway::config::Timings::validate_refreshes`), so an uninstall or a revoked key
+/// is seen within a few seconds.
+pub const VALIDATE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Starts the emulator (with this gateway registered as its OAuth client) and the gateway,
+/// validating every [`VALIDATE_INTERVAL`].
 pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
+    start_validating_every(options, VALIDATE_INTERVAL).await
+}
+
+/// [`start`] with another validation interval (tests that count refreshes or validations
+/// themselves pass a long one: the first pass runs at start, before anything is connected).
+pub async fn start_validating_every(
+    options: SandboxOptions,
+    validate_interval: Duration,
+) -> anyhow::Result<SandboxHandle> {
     ensure!(
         options.tenants >= 1,
         "the sandbox needs at least one tenant"
@@ -190,6 +210,8 @@ pub async fn start(options: SandboxOptions) -> anyhow::Result<SandboxHandle> {
         // throttle a whole simulated fleet as one client.
         timings: Timings {
             provisioning: ProvisionLimits::shared_address(),
+            validate_interval,
+            validate_refreshes: true,
             ..Timings::default()
         },
         resolve,

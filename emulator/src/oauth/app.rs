@@ -1,11 +1,17 @@
-//! The web-app host (`app.<domain>` or a custom subdomain): integration tile, authorize
-//! endpoint and consent page. The host names the org (see [`crate::orgs`]): the tile and the
-//! consent page are that org's, and so is the connection an Authorize creates.
+//! The web-app host (`app.<domain>` or a custom subdomain): integration tile (with
+//! **Uninstall**), authorize endpoint, consent page and the org's API Keys page (with
+//! **Revoke**). The host names the org (see [`crate::orgs`]): the tile, the consent page and
+//! the keys page are that org's, and so is the connection an Authorize creates.
+//!
+//! As on Datadog, uninstalling revokes the integration's OAuth tokens but keeps the API key it
+//! created, and nothing tells the partner: it finds out when a refresh answers
+//! `invalid_grant` or a call with the access token answers 401. Revoking the key is a
+//! separate step on the API Keys page; afterwards the key gets 403 everywhere.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Form, Router};
 
 use super::params::{self, Params};
@@ -22,6 +28,12 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/", get(home))
         .route("/tile", get(tile))
         .route("/tile/connect", get(connect))
+        .route("/tile/uninstall", post(uninstall))
+        .route(API_KEYS_PAGE, get(api_keys_page))
+        .route(
+            "/organization-settings/api-keys/{id}/revoke",
+            post(revoke_api_key),
+        )
         .route("/oauth2/v1/authorize", get(authorize).post(decide))
         .fallback(|| async {
             page(
@@ -32,6 +44,9 @@ pub(crate) fn router(state: AppState) -> Router {
         })
         .with_state(state)
 }
+
+/// Where an org's API keys are listed, as on Datadog.
+const API_KEYS_PAGE: &str = "/organization-settings/api-keys";
 
 /// The origin of the web-app host the browser is on (`site`), from its `Host` header.
 fn site_origin(state: &AppState, headers: &HeaderMap) -> String {
@@ -67,16 +82,30 @@ async fn tile(State(state): State<AppState>, headers: HeaderMap) -> Response {
         body.push_str("<p>No OAuth client is registered with this emulator.</p>\n");
     }
     for client in &state.clients {
+        let installed = lock(&state.oauth).is_installed(&org.id, &client.client_id);
+        let id = escape(&client.client_id);
+        let uninstall = if installed {
+            format!(
+                "<p class=\"installed\">Installed</p>\n\
+                 <form method=\"post\" action=\"/tile/uninstall\">\
+                 <input type=\"hidden\" name=\"client_id\" value=\"{id}\">\
+                 <button type=\"submit\">Uninstall</button></form>\n"
+            )
+        } else {
+            String::new()
+        };
         body.push_str(&format!(
-            "<section class=\"tile\">\n<h2>{name}</h2>\n<p>Scopes: {scopes}</p>\n\
+            "<section class=\"tile\">\n<h2>{name}</h2>\n<p>Scopes: {scopes}</p>\n{uninstall}\
              <form method=\"get\" action=\"/tile/connect\">\
              <input type=\"hidden\" name=\"client_id\" value=\"{id}\">\
              <button type=\"submit\">Connect Accounts</button></form>\n</section>\n",
             name = escape(&client.name),
             scopes = escape(&client.scopes.join(" ")),
-            id = escape(&client.client_id),
         ));
     }
+    body.push_str(&format!(
+        "<p><a href=\"{API_KEYS_PAGE}\">Organization settings → API Keys</a></p>\n"
+    ));
     page(StatusCode::OK, "Integrations", &body)
 }
 
@@ -101,6 +130,89 @@ async fn connect(
         &[("site", &site), ("domain", &state.public_domain)],
     );
     found(&target)
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct UninstallForm {
+    client_id: String,
+}
+
+/// **Uninstall** on the tile: revokes the integration's OAuth tokens for this org and keeps
+/// its API key, as Datadog does (the page says so, and where to revoke the key).
+async fn uninstall(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<UninstallForm>,
+) -> Response {
+    let Some(client) = state.client(&form.client_id) else {
+        return page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "<h1>No such integration</h1>",
+        );
+    };
+    let org = org_of(&state, &headers);
+    let revoked = lock(&state.oauth).uninstall(&org.id, &client.client_id);
+    tracing::info!(org = %org.id, client = %client.client_id, revoked, "integration uninstalled");
+    let body = format!(
+        "<h1>{client} uninstalled</h1>\n<p id=\"uninstalled\">{client} was uninstalled from \
+         {org}: its authorizations are revoked. Its API key was not: revoke it on the \
+         <a href=\"{API_KEYS_PAGE}\">API Keys page</a> if it should stop sending data.</p>\n\
+         <p><a href=\"/tile\">Back to the tile</a></p>",
+        client = escape(&client.name),
+        org = escape(&org.name),
+    );
+    page(StatusCode::OK, "Uninstalled", &body)
+}
+
+/// The org's API Keys page: names, last four characters (never a whole key) and a **Revoke**
+/// button per live key.
+async fn api_keys_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let org = org_of(&state, &headers);
+    let keys = lock(&state.keys).of_org(&org.id);
+    let mut rows = String::new();
+    for key in &keys {
+        let action = if key.revoked {
+            "Revoked".to_owned()
+        } else {
+            format!(
+                "<form method=\"post\" action=\"{API_KEYS_PAGE}/{id}/revoke\">\
+                 <button type=\"submit\">Revoke</button></form>",
+                id = escape(&key.id)
+            )
+        };
+        rows.push_str(&format!(
+            "<tr data-key-id=\"{id}\"><td>{name}</td><td>…{last4}</td><td>{created}</td><td>{action}</td></tr>\n",
+            id = escape(&key.id),
+            name = escape(&key.name),
+            last4 = escape(&key.last4),
+            created = escape(&key.created_at),
+        ));
+    }
+    let body = format!(
+        "<h1>API Keys — {org}</h1>\n<table id=\"api-keys\">\n\
+         <tr><th>Name</th><th>Key</th><th>Created</th><th></th></tr>\n{rows}</table>",
+        org = escape(&org.name),
+    );
+    page(StatusCode::OK, "API Keys", &body)
+}
+
+/// **Revoke** on the API Keys page: only a key of the page's org; back to the page.
+async fn revoke_api_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let org = org_of(&state, &headers);
+    if !lock(&state.keys).revoke_of_org(&org.id, &id) {
+        return page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "<h1>No such API key</h1>",
+        );
+    }
+    tracing::info!(org = %org.id, key = %id, "API key revoked");
+    found(API_KEYS_PAGE)
 }
 
 /// `GET /oauth2/v1/authorize`: validates the request and shows the consent page.

@@ -30,7 +30,7 @@ pub struct ConnectionInfo {
     pub created_at: i64,
     /// How many refresh grants succeeded.
     pub refreshes: u32,
-    /// Revoked (refresh token revoked, code replayed, or "uninstalled" by a test).
+    /// Revoked (refresh token revoked, code replayed, or the integration uninstalled).
     pub revoked: bool,
 }
 
@@ -121,6 +121,30 @@ impl OAuthStore {
         {
             t.active = false;
         }
+    }
+
+    /// Uninstalls the client's integration from the org, as the tile's **Uninstall** does:
+    /// every live connection of that org to that client is revoked with all its tokens. The
+    /// API key the client created stays valid (Datadog leaves it to the user to revoke it).
+    /// Returns how many connections were revoked.
+    pub(crate) fn uninstall(&mut self, org_id: &str, client_id: &str) -> usize {
+        let ids: Vec<String> = self
+            .connections
+            .iter()
+            .filter(|c| !c.revoked && c.org_id == org_id && c.client_id == client_id)
+            .map(|c| c.id.clone())
+            .collect();
+        for id in &ids {
+            self.revoke_connection(id);
+        }
+        ids.len()
+    }
+
+    /// Whether the org has a live connection to the client (the tile shows it installed).
+    pub(crate) fn is_installed(&self, org_id: &str, client_id: &str) -> bool {
+        self.connections
+            .iter()
+            .any(|c| !c.revoked && c.org_id == org_id && c.client_id == client_id)
     }
 
     /// The live connection an access token grants, if the token is valid at `now`.

@@ -5,6 +5,7 @@ mod binary;
 mod common;
 mod conformance;
 mod faults;
+mod key_life;
 mod oauth_flow;
 mod orgs;
 mod test_api_auth;

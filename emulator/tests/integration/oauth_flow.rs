@@ -135,7 +135,7 @@ pub(crate) async fn token(
     (status, ct, body)
 }
 
-async fn code_for(handle: &EmulatorHandle, partner: &str) -> String {
+pub(crate) async fn code_for(handle: &EmulatorHandle, partner: &str) -> String {
     let target = consent(
         handle,
         &authorize_url(handle, partner, &[]),

@@ -58,23 +58,38 @@ pub struct PendingAuthorization {
 pub struct UnknownValue(pub String);
 
 /// Lifecycle of a connection to one Datadog organisation; the text is what the database and
-/// the API show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// the API show. Only [`ConnectionState::Active`] connections hand their key to devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionState {
     /// Tokens and key are usable.
     Active,
-    /// The refresh token was refused (`invalid_grant`): an admin must connect again from the tile.
-    NeedsReauth,
+    /// Datadog revoked the integration's OAuth authorisation (the refresh token answered
+    /// `invalid_grant`, or the access token 401): it was uninstalled from the tile or an org
+    /// admin revoked its access. Datadog sends no notice of this. An admin must connect again
+    /// from the tile; the API key usually still exists at Datadog.
+    Uninstalled,
+    /// Datadog rejects the stored API key (`GET /api/v1/validate` answered 403): a user revoked
+    /// it on the API Keys page. Connecting again from the tile creates a new key.
+    KeyRevoked,
     /// An admin disconnected; tokens were revoked and secrets wiped.
     Disconnected,
 }
 
 impl ConnectionState {
+    /// Every state, in the order `/metrics` lists them.
+    pub const ALL: [Self; 4] = [
+        Self::Active,
+        Self::Uninstalled,
+        Self::KeyRevoked,
+        Self::Disconnected,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
-            Self::NeedsReauth => "needs_reauth",
+            Self::Uninstalled => "uninstalled",
+            Self::KeyRevoked => "key_revoked",
             Self::Disconnected => "disconnected",
         }
     }
@@ -84,12 +99,10 @@ impl std::str::FromStr for ConnectionState {
     type Err = UnknownValue;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "active" => Ok(Self::Active),
-            "needs_reauth" => Ok(Self::NeedsReauth),
-            "disconnected" => Ok(Self::Disconnected),
-            _ => Err(UnknownValue(text.to_owned())),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .ok_or_else(|| UnknownValue(text.to_owned()))
     }
 }
 
@@ -106,10 +119,10 @@ impl PartialEq<&str> for ConnectionState {
 pub enum EventKind {
     /// A Datadog organisation was connected from the tile.
     Connected,
-    /// A refresh token was refused: an admin must connect again.
-    NeedsReauth,
-    /// Datadog rejects the connection's API key.
-    KeyInvalid,
+    /// Datadog revoked the connection's OAuth authorisation (uninstalled): connect again.
+    Uninstalled,
+    /// Datadog rejects the connection's API key (revoked on its API Keys page).
+    KeyRevoked,
     /// An admin disconnected an organisation.
     Disconnected,
     /// A device was approved or revoked.
@@ -125,8 +138,8 @@ pub enum EventKind {
 impl EventKind {
     const ALL: [Self; 8] = [
         Self::Connected,
-        Self::NeedsReauth,
-        Self::KeyInvalid,
+        Self::Uninstalled,
+        Self::KeyRevoked,
         Self::Disconnected,
         Self::Device,
         Self::Fleet,
@@ -137,8 +150,8 @@ impl EventKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Connected => "connected",
-            Self::NeedsReauth => "needs_reauth",
-            Self::KeyInvalid => "key_invalid",
+            Self::Uninstalled => "uninstalled",
+            Self::KeyRevoked => "key_revoked",
             Self::Disconnected => "disconnected",
             Self::Device => "device",
             Self::Fleet => "fleet",
@@ -149,7 +162,7 @@ impl EventKind {
 
     /// Whether the operator's overview shows it as a tenant's last problem.
     pub fn is_problem(self) -> bool {
-        matches!(self, Self::NeedsReauth | Self::KeyInvalid)
+        matches!(self, Self::Uninstalled | Self::KeyRevoked)
     }
 }
 
@@ -164,7 +177,7 @@ impl std::str::FromStr for EventKind {
     }
 }
 
-/// Compares with the stored text (`kind == "key_invalid"`).
+/// Compares with the stored text (`kind == "key_revoked"`).
 impl PartialEq<&str> for EventKind {
     fn eq(&self, text: &&str) -> bool {
         self.as_str() == *text
@@ -452,11 +465,7 @@ mod tests {
 
     #[test]
     fn states_and_kinds_round_trip_through_their_text_and_refuse_other_text() {
-        for state in [
-            ConnectionState::Active,
-            ConnectionState::NeedsReauth,
-            ConnectionState::Disconnected,
-        ] {
+        for state in ConnectionState::ALL {
             assert_eq!(state.as_str().parse::<ConnectionState>(), Ok(state));
             assert_eq!(
                 serde_json::to_value(state).unwrap(),

@@ -132,12 +132,35 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    let mut text = state.metrics.render();
+    match connection_states(&state).await {
+        Ok(counts) => text.push_str(&crate::metrics::render_connection_states(&counts)),
+        // The counters still help; a missing gauge shows the scrape that could not read it.
+        Err(error) => {
+            state.metrics.error("metrics");
+            tracing::warn!(%error, "could not count connections for /metrics");
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        text,
     )
         .into_response()
+}
+
+/// How many connections of all tenants are in each state.
+async fn connection_states(
+    state: &AppState,
+) -> Result<std::collections::HashMap<crate::store::ConnectionState, u64>, crate::store::StoreError>
+{
+    let mut counts = std::collections::HashMap::new();
+    for tenant in state.store.tenants().await? {
+        for connection in state.store.connections(&tenant).await? {
+            *counts.entry(connection.state).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
 }

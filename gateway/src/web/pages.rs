@@ -228,7 +228,7 @@ pub fn admin(view: &AdminView<'_>) -> Markup {
                             td {
                                 @if let Some(last4) = &c.api_key_last4 { "…" code { (last4) } }
                                 @match c.key_valid {
-                                    Some(false) => { br; span.err { "Datadog rejects this key: revoke \"OAuth Client API Key\" in Datadog's API Keys page, then reconnect from the tile." } }
+                                    Some(false) => { br; span.err { "rejected by Datadog" } }
                                     Some(true) => { br; small { "valid" } }
                                     None => {}
                                 }
@@ -236,7 +236,14 @@ pub fn admin(view: &AdminView<'_>) -> Markup {
                             td { @if c.state == ConnectionState::Active { "expires " (when(c.token_expires_at, view.now)) } }
                             td {
                                 @match c.state {
-                                    ConnectionState::NeedsReauth => { span.warn { "needs re-authorisation: reconnect from the Datadog tile" } }
+                                    ConnectionState::Uninstalled => {
+                                        span.warn { "uninstalled" } br;
+                                        small { "Datadog refused the refresh token: the integration was uninstalled or its access revoked. Devices get no key. Fix: reconnect from the Datadog tile (Connect Accounts)." }
+                                    }
+                                    ConnectionState::KeyRevoked => {
+                                        span.err { "key revoked" } br;
+                                        small { "Datadog rejects the stored API key: it was revoked on Datadog's API Keys page. Devices get no key. Fix: reconnect from the Datadog tile to create a new key. If Datadog answers that a key already exists, revoke \"OAuth Client API Key\" on Datadog's API Keys page first, then reconnect." }
+                                    }
                                     other => { (other.as_str()) }
                                 }
                             }

@@ -17,5 +17,6 @@ pub fn cli_settings(dir: &Path) -> ddlink_gateway::cli::ServeArgs {
         client_secret_file: Some(secret_file),
         master_key_file: None,
         allowed_domains: None,
+        validate_interval_secs: None,
     }
 }

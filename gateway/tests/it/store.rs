@@ -188,7 +188,7 @@ async fn connections_round_trip_update_and_wipe() {
         );
 
         store
-            .set_connection_state(&t(), "org-1", ConnectionState::NeedsReauth, 1300)
+            .set_connection_state(&t(), "org-1", ConnectionState::Uninstalled, 1300)
             .await
             .unwrap();
         store
@@ -196,11 +196,24 @@ async fn connections_round_trip_update_and_wipe() {
             .await
             .unwrap();
         let flagged = store.connection(&t(), "org-1").await.unwrap().unwrap();
-        assert_eq!(flagged.state, ConnectionState::NeedsReauth);
+        assert_eq!(flagged.state, ConnectionState::Uninstalled);
         assert_eq!(
             (flagged.key_valid, flagged.key_checked_at),
             (Some(false), Some(1400))
         );
+        for state in ConnectionState::ALL {
+            let writes = store.connection_writes();
+            store
+                .set_connection_state(&t(), "org-1", state, 1450)
+                .await
+                .unwrap();
+            assert!(
+                store.connection_writes() > writes,
+                "a state write must invalidate caches of connection data"
+            );
+            let read = store.connection(&t(), "org-1").await.unwrap().unwrap();
+            assert_eq!(read.state, state, "stored and read back");
+        }
 
         store.wipe_connection(&t(), "org-1", 1500).await.unwrap();
         let wiped = store.connection(&t(), "org-1").await.unwrap().unwrap();
@@ -702,7 +715,7 @@ async fn tenant_scoped_functions_never_reach_another_tenants_rows() {
             "B's release left A's lease alone"
         );
         store
-            .set_connection_state(&b, "org-a", ConnectionState::NeedsReauth, 2)
+            .set_connection_state(&b, "org-a", ConnectionState::Uninstalled, 2)
             .await
             .unwrap();
         store.record_key_check(&b, "org-a", false, 2).await.unwrap();

@@ -28,13 +28,13 @@ const KEY_B: &str = "bbbb1111bbbb1111bbbb1111bbbb1111";
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
 
 /// The backends to run on: SQLite, and PostgreSQL when configured.
-fn backends() -> Vec<Backend> {
+pub(crate) fn backends() -> Vec<Backend> {
     let mut backends = vec![Backend::Sqlite];
     if std::env::var("DDLINK_TEST_POSTGRES_URL").is_ok() {
         backends.push(Backend::Postgres);
@@ -60,7 +60,7 @@ fn database(dir: &std::path::Path, backend: Backend) -> (DbOptions, Option<Strin
     }
 }
 
-async fn harness(backend: Backend) -> (Harness, Option<String>) {
+pub(crate) async fn harness(backend: Backend) -> (Harness, Option<String>) {
     let dir = tempfile::tempdir().unwrap();
     let (options, schema) = database(dir.path(), backend);
     (
@@ -69,7 +69,7 @@ async fn harness(backend: Backend) -> (Harness, Option<String>) {
     )
 }
 
-async fn finish(h: Harness, schema: Option<String>) {
+pub(crate) async fn finish(h: Harness, schema: Option<String>) {
     let db = &h.gateway.state().db;
     if let Some(schema) = schema {
         common::pg_schema::drop(db.pool(), &schema).await;
@@ -288,7 +288,7 @@ async fn a_device_only_ever_gets_its_own_fleets_bound_key() {
         // A connection that stops being usable means not_connected, not another key.
         state
             .store
-            .set_connection_state(&world.a.tenant, ORG_A, ConnectionState::NeedsReauth, 1)
+            .set_connection_state(&world.a.tenant, ORG_A, ConnectionState::Uninstalled, 1)
             .await
             .unwrap();
         let (status, _) = provision(&h, "acme-plant", "pump-1", &secret_a).await;
@@ -434,7 +434,7 @@ async fn the_operator_sees_every_tenants_health_and_no_secret() {
         .record_event(
             &world.b.tenant,
             5,
-            ddlink_gateway::store::EventKind::NeedsReauth,
+            ddlink_gateway::store::EventKind::Uninstalled,
             "Globex Org on datadoghq.eu: reconnect",
         )
         .await
@@ -461,7 +461,7 @@ async fn the_operator_sees_every_tenants_health_and_no_secret() {
     assert_eq!(names, ["acme", "default", "globex"]);
     assert_eq!(health[0]["connections"][0]["state"], "active");
     assert_eq!(health[0]["fleets"], 2);
-    assert_eq!(health[2]["last_problem"]["kind"], "needs_reauth");
+    assert_eq!(health[2]["last_problem"]["kind"], "uninstalled");
     // The operator's own page lists the tenants too.
     let cookie = h.login().await;
     let page = h.get("/", Some(&cookie)).await.body;

@@ -389,3 +389,97 @@ async fn two_tenants_each_connect_their_own_org_and_see_only_it_in_chromium() {
     expected.sort();
     assert_eq!(key_orgs, expected, "one marketplace key per org");
 }
+
+/// Polls the admin page (reloading) until a connection row has `data-state=state`; returns
+/// that row's text.
+async fn connection_row_in_state(
+    browser: &fantoccini::Client,
+    world: &SandboxHandle,
+    state: &str,
+) -> Result<String, fantoccini::error::CmdError> {
+    let selector = format!("#connections tr[data-state='{state}']");
+    for _ in 0..60 {
+        browser.goto(world.gateway_url().as_str()).await?;
+        if let Ok(row) = browser.find(Locator::Css(&selector)).await {
+            return row.text().await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("no connection reached {state} on the admin page within 30 s");
+}
+
+/// The key's life as the admin page tells it: an uninstall from the tile, then (after a
+/// reconnect) a key revoked on Datadog's API Keys page, each shown with what happened and what
+/// to do; a reconnect makes the connection active again.
+#[tokio::test]
+async fn admin_page_shows_uninstalled_and_key_revoked_with_their_fix_in_chromium() {
+    let Some(chromium) = chromium().await else {
+        return;
+    };
+    let browser = &chromium.client;
+    let dir = tempfile::tempdir().unwrap();
+    let world = sandbox_world(dir.path(), 1).await;
+    world.connect().await.unwrap();
+    let org = world.tenants()[0].org.clone();
+
+    let result = async {
+        browser.goto(world.gateway_url().as_str()).await?;
+        wait_for(browser, Locator::Css("input[name=password]"))
+            .await?
+            .send_keys(world.admin_token().expose_secret())
+            .await?;
+        browser
+            .find(Locator::Css("form button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        wait_for(
+            browser,
+            Locator::Css("#connections tr[data-state='active']"),
+        )
+        .await?;
+
+        assert_eq!(
+            world.emulator().uninstall(&org.id, world.client_id()),
+            Some(1)
+        );
+        let row = connection_row_in_state(browser, &world, "uninstalled").await?;
+        assert!(row.contains("reconnect from the Datadog tile"), "{row}");
+        assert!(row.contains("Devices get no key"), "{row}");
+
+        world
+            .connect()
+            .await
+            .expect("reconnecting after the uninstall");
+        connection_row_in_state(browser, &world, "active").await?;
+        let keys: Vec<_> = world
+            .emulator()
+            .api_keys()
+            .into_iter()
+            .filter(|k| !k.revoked)
+            .collect();
+        assert_eq!(keys.len(), 1, "the reconnect kept the org's one key");
+        assert!(world.emulator().revoke_api_key(&keys[0].id));
+        let row = connection_row_in_state(browser, &world, "key_revoked").await?;
+        assert!(row.contains("revoked on Datadog's API Keys page"), "{row}");
+        assert!(row.contains("revoke \"OAuth Client API Key\""), "{row}");
+
+        world
+            .connect()
+            .await
+            .expect("reconnecting after the revocation");
+        let row = connection_row_in_state(browser, &world, "active").await?;
+        let new_key = world
+            .emulator()
+            .api_keys()
+            .into_iter()
+            .find(|k| !k.revoked)
+            .unwrap();
+        assert!(row.contains(&new_key.last4), "the new key shows: {row}");
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.clone().close().await;
+    world.shutdown().await;
+    result.unwrap();
+}

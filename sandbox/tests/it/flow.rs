@@ -14,19 +14,32 @@ use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::common::{ADMIN_TOKEN, CLIENT_SECRET};
+use crate::provision::provision;
 
 async fn start_sandbox() -> (tempfile::TempDir, SandboxHandle) {
     start_sandbox_on("127.0.0.1:0").await
 }
 
+/// A sandbox whose background validation stays out of the way (these tests refresh and
+/// validate themselves, and count what happened).
 async fn start_sandbox_on(listen: &str) -> (tempfile::TempDir, SandboxHandle) {
+    start_validating_every(listen, Duration::from_secs(3600)).await
+}
+
+async fn start_validating_every(
+    listen: &str,
+    interval: Duration,
+) -> (tempfile::TempDir, SandboxHandle) {
     let dir = tempfile::tempdir().unwrap();
-    let handle = ddlink_sandbox::start(SandboxOptions {
-        listen: listen.parse().unwrap(),
-        state_dir: dir.path().join("state"),
-        tenants: 1,
-        database: None,
-    })
+    let handle = ddlink_sandbox::start_validating_every(
+        SandboxOptions {
+            listen: listen.parse().unwrap(),
+            state_dir: dir.path().join("state"),
+            tenants: 1,
+            database: None,
+        },
+        interval,
+    )
     .await
     .unwrap();
     (dir, handle)
@@ -277,7 +290,7 @@ async fn a_lease_held_by_another_instance_skips_the_refresh() {
 }
 
 #[tokio::test]
-async fn invalid_grant_marks_needs_reauth_and_reconnecting_keeps_the_key() {
+async fn invalid_grant_marks_uninstalled_and_reconnecting_keeps_the_key() {
     let (_dir, world) = start_sandbox().await;
     world.connect().await.unwrap();
     let state = world.state();
@@ -297,7 +310,7 @@ async fn invalid_grant_marks_needs_reauth_and_reconnecting_keeps_the_key() {
         .await
         .unwrap()
         .remove(0);
-    assert_eq!(record.state, ConnectionState::NeedsReauth);
+    assert_eq!(record.state, ConnectionState::Uninstalled);
     assert!(
         state
             .connections
@@ -316,7 +329,7 @@ async fn invalid_grant_marks_needs_reauth_and_reconnecting_keeps_the_key() {
     .await;
     let admin = browser.get(world.gateway_url().as_str()).await;
     assert!(
-        admin.body.contains("needs re-authorisation"),
+        admin.body.contains("reconnect from the Datadog tile"),
         "{}",
         admin.body
     );
@@ -411,39 +424,123 @@ async fn stored_keys_are_validated_and_a_revoked_key_is_flagged() {
     let (_dir, world) = start_sandbox().await;
     world.connect().await.unwrap();
     let state = world.state();
-    assert_eq!(upkeep::validate_keys(state, true).await.unwrap(), 1);
-    assert_eq!(
-        state
-            .store
-            .connections(&TenantId::default_tenant())
-            .await
-            .unwrap()[0]
-            .key_valid,
-        Some(true)
-    );
-    assert_eq!(
-        upkeep::validate_keys(state, false).await.unwrap(),
-        0,
-        "checked recently"
-    );
+    let report = upkeep::validate_all(state).await.unwrap();
+    assert_eq!((report.valid, report.checked()), (1, 1));
+    let record = |state: &ddlink_gateway::state::AppState| {
+        let state = state.clone();
+        async move {
+            state
+                .store
+                .connections(&TenantId::default_tenant())
+                .await
+                .unwrap()
+                .remove(0)
+        }
+    };
+    assert_eq!(record(state).await.key_valid, Some(true));
     let key_id = world.emulator().api_keys()[0].id.clone();
     world.emulator().revoke_api_key(&key_id);
-    assert_eq!(upkeep::validate_keys(state, true).await.unwrap(), 1);
+    let report = upkeep::validate_all(state).await.unwrap();
+    assert_eq!(report.key_revoked, 1);
+    let revoked = record(state).await;
     assert_eq!(
-        state
-            .store
-            .connections(&TenantId::default_tenant())
-            .await
-            .unwrap()[0]
-            .key_valid,
-        Some(false)
+        (revoked.state, revoked.key_valid),
+        (ConnectionState::KeyRevoked, Some(false))
     );
     let events = state
         .store
         .recent_events(&TenantId::default_tenant(), 5)
         .await
         .unwrap();
-    assert_eq!(events[0].kind, "key_invalid");
+    assert_eq!(events[0].kind, "key_revoked");
+    assert_eq!(upkeep::validate_all(state).await.unwrap().checked(), 0);
+    world.shutdown().await;
+}
+
+/// Polls the first tenant's connection until it is in `wanted`, for at most 10 s.
+async fn wait_for_state(world: &SandboxHandle, wanted: ConnectionState) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = world
+            .state()
+            .store
+            .connections(&TenantId::default_tenant())
+            .await
+            .unwrap()[0]
+            .state;
+        if state == wanted {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {state:?} after 10 s, expected {wanted:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn key_version(world: &SandboxHandle) -> i64 {
+    world
+        .state()
+        .store
+        .connections(&TenantId::default_tenant())
+        .await
+        .unwrap()[0]
+        .key_version
+}
+
+#[tokio::test]
+async fn an_uninstall_mid_run_is_seen_within_seconds_and_a_reconnect_keeps_the_key() {
+    let (_dir, world) =
+        start_validating_every("127.0.0.1:0", ddlink_sandbox::VALIDATE_INTERVAL).await;
+    world.connect().await.unwrap();
+    let (key, version) = provision(&world, "kl-1").await.expect("connected");
+    let org = world.tenants()[0].org.id.clone();
+    assert_eq!(world.emulator().uninstall(&org, world.client_id()), Some(1));
+    wait_for_state(&world, ConnectionState::Uninstalled).await;
+    assert_eq!(provision(&world, "kl-1").await, None, "not_connected");
+    let metrics = reqwest::get(world.gateway_url().join("metrics").unwrap())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("ddlink_connections{state=\"uninstalled\"} 1"),
+        "{metrics}"
+    );
+
+    // Reconnecting from the tile: Datadog still holds the key (409), the gateway keeps it.
+    world.connect().await.unwrap();
+    wait_for_state(&world, ConnectionState::Active).await;
+    assert_eq!(key_version(&world).await, i64::from(version));
+    assert_eq!(provision(&world, "kl-1").await, Some((key, version)));
+    world.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_key_revoked_mid_run_is_seen_within_seconds_and_a_reconnect_brings_a_new_key() {
+    let (_dir, world) =
+        start_validating_every("127.0.0.1:0", ddlink_sandbox::VALIDATE_INTERVAL).await;
+    world.connect().await.unwrap();
+    let (first_key, version) = provision(&world, "kl-2").await.expect("connected");
+    let key_id = world
+        .emulator()
+        .api_keys()
+        .into_iter()
+        .find(|k| k.key == first_key)
+        .unwrap()
+        .id;
+    assert!(world.emulator().revoke_api_key(&key_id));
+    wait_for_state(&world, ConnectionState::KeyRevoked).await;
+    assert_eq!(provision(&world, "kl-2").await, None, "not_connected");
+
+    world.connect().await.unwrap();
+    wait_for_state(&world, ConnectionState::Active).await;
+    let (new_key, new_version) = provision(&world, "kl-2").await.expect("connected again");
+    assert_ne!(new_key, first_key);
+    assert_eq!(new_version, version + 1);
+    assert_eq!(key_version(&world).await, i64::from(new_version));
     world.shutdown().await;
 }
 

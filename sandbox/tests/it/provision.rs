@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use ddlink_core::provision::{ProvisionError, ProvisionOutcome};
 use ddlink_core::site::SandboxPolicy;
 use ddlink_gateway::tenants::TenantId;
-use ddlink_sandbox::SandboxOptions;
+use ddlink_sandbox::{SandboxHandle, SandboxOptions};
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
 
@@ -56,4 +56,27 @@ async fn the_sandbox_fleet_provisions_devices_against_the_emulator() {
         .unwrap();
     assert_eq!(provisioned.api_key.as_str(), stored.expose_secret());
     handle.shutdown().await;
+}
+
+/// What a device of the sandbox fleet gets from one provisioning: `Some((key, key_version))`
+/// when approved, `None` when the gateway answers `not_connected`; anything else fails.
+pub(crate) async fn provision(handle: &SandboxHandle, serial: &str) -> Option<(String, u32)> {
+    let key_hex = handle.fleet_key_hex().expose_secret();
+    let answer = crate::common::provision(
+        handle.gateway_url(),
+        handle.fleet(),
+        key_hex,
+        serial,
+        SandboxPolicy::Allow,
+    )
+    .await;
+    match answer {
+        Ok(ProvisionOutcome::Approved(provisioned)) => Some((
+            provisioned.api_key.as_str().to_owned(),
+            provisioned.key_version,
+        )),
+        Ok(ProvisionOutcome::NotConnected) => None,
+        Ok(_) => panic!("{serial}: neither approved nor not_connected"),
+        Err(error) => panic!("{serial}: bad provisioning answer: {error:?}"),
+    }
 }
