@@ -63,7 +63,7 @@ pub async fn refresh_due(state: &AppState, owner: &str) -> Result<PassReport, St
                 RefreshOutcome::Refreshed => report.refreshed += 1,
                 RefreshOutcome::Uninstalled => report.uninstalled += 1,
                 RefreshOutcome::LeaseLost | RefreshOutcome::Failed => report.failed += 1,
-                RefreshOutcome::NotDue => {}
+                RefreshOutcome::NotDue | RefreshOutcome::Superseded => {}
             }
         }
     }
@@ -78,6 +78,8 @@ enum RefreshOutcome {
     LeaseLost,
     /// The refresh token was refused (`invalid_grant`): uninstalled.
     Uninstalled,
+    /// The refresh token was refused, but a reconnect stored new tokens meanwhile: left as is.
+    Superseded,
     Failed,
     NotDue,
 }
@@ -89,6 +91,7 @@ impl RefreshOutcome {
             Self::Refreshed => Some("ok"),
             Self::LeaseLost => Some("lease_lost"),
             Self::Uninstalled => Some("invalid_grant"),
+            Self::Superseded => Some("superseded"),
             Self::Failed => Some("failed"),
             Self::NotDue => None,
         }
@@ -155,7 +158,7 @@ async fn refresh_leased_uncounted(
                  uninstalled or its access revoked; reconnect from the Datadog tile",
                 connection.org_name, connection.domain
             );
-            transition(
+            if transition(
                 state,
                 tenant,
                 &connection,
@@ -163,8 +166,12 @@ async fn refresh_leased_uncounted(
                 EventKind::Uninstalled,
                 &message,
             )
-            .await?;
-            Ok(RefreshOutcome::Uninstalled)
+            .await?
+            {
+                Ok(RefreshOutcome::Uninstalled)
+            } else {
+                Ok(RefreshOutcome::Superseded)
+            }
         }
         Err(error) => {
             state.metrics.error("refresh");
@@ -174,7 +181,8 @@ async fn refresh_leased_uncounted(
     }
 }
 
-/// Moves a connection out of `active` and records why (the admin page shows the message).
+/// Moves a connection out of `active` and records why (the admin page shows the message),
+/// unless it changed since `connection` was read; `false` then, and nothing is written.
 async fn transition(
     state: &AppState,
     tenant: &TenantId,
@@ -182,17 +190,21 @@ async fn transition(
     to: ConnectionState,
     kind: EventKind,
     message: &str,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let now = state.clock.now();
     // A state write bumps the store's connection-write count, which drops the device key
     // cache: the next provisioning request already answers not_connected.
-    state
+    if !state
         .store
-        .set_connection_state(tenant, &connection.id, to, now)
-        .await?;
+        .set_connection_state(tenant, connection, to, now)
+        .await?
+    {
+        tracing::info!(connection = %connection.id, state = to.as_str(), "connection changed since it was checked (reconnected or refreshed); state left as is");
+        return Ok(false);
+    }
     state.store.record_event(tenant, now, kind, message).await?;
     tracing::warn!(connection = %connection.id, state = to.as_str(), "connection no longer usable");
-    Ok(())
+    Ok(true)
 }
 
 /// What [`validate_connection`] found.
@@ -282,7 +294,7 @@ pub async fn validate_connection(
                  reconnect from the Datadog tile to create a new one",
                 connection.org_name, connection.domain
             );
-            transition(
+            let revoked = transition(
                 state,
                 tenant,
                 &connection,
@@ -291,7 +303,11 @@ pub async fn validate_connection(
                 &message,
             )
             .await?;
-            return Ok(Validation::KeyRevoked);
+            return Ok(if revoked {
+                Validation::KeyRevoked
+            } else {
+                Validation::Inconclusive
+            });
         }
         Err(error) => {
             state.metrics.validation("error");
@@ -322,7 +338,9 @@ pub async fn validate_connection(
         RefreshOutcome::Refreshed => Validation::Valid,
         RefreshOutcome::Uninstalled => Validation::Uninstalled,
         RefreshOutcome::NotDue => Validation::NotActive,
-        RefreshOutcome::LeaseLost | RefreshOutcome::Failed => Validation::Inconclusive,
+        RefreshOutcome::LeaseLost | RefreshOutcome::Failed | RefreshOutcome::Superseded => {
+            Validation::Inconclusive
+        }
     })
 }
 

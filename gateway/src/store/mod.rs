@@ -372,13 +372,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         update: &TokenUpdate,
         now: i64,
     ) -> Result<bool, StoreError>;
+    /// Moves the connection to `state` only while it is as `seen` was read (same key version
+    /// and refresh token): a reconnect or token refresh that landed since wins, and `false`
+    /// means nothing was written.
     async fn set_connection_state(
         &self,
         tenant: &TenantId,
-        id: &str,
+        seen: &ConnectionRecord,
         state: ConnectionState,
         now: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     async fn record_key_check(
         &self,
         tenant: &TenantId,

@@ -427,21 +427,26 @@ impl Store for SqlStore {
     async fn set_connection_state(
         &self,
         tenant: &TenantId,
-        id: &str,
+        seen: &ConnectionRecord,
         state: ConnectionState,
         now: i64,
-    ) -> Result<(), StoreError> {
-        self.write_connections(
-            sqlx::query(
-                "UPDATE connections SET state = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4",
+    ) -> Result<bool, StoreError> {
+        // Sealed tokens are fresh ciphertexts on every write: equal bytes mean untouched.
+        let written = self
+            .write_connections(
+                sqlx::query(
+                    "UPDATE connections SET state = $1, updated_at = $2 \
+                     WHERE id = $3 AND tenant_id = $4 AND key_version = $5 AND refresh_token = $6",
+                )
+                .bind(state.as_str())
+                .bind(now)
+                .bind(seen.id.as_str())
+                .bind(tenant.as_str())
+                .bind(seen.key_version)
+                .bind(seen.sealed_refresh_token.clone()),
             )
-            .bind(state.as_str())
-            .bind(now)
-            .bind(id)
-            .bind(tenant.as_str()),
-        )
-        .await?;
-        Ok(())
+            .await?;
+        Ok(written.rows_affected() == 1)
     }
 
     async fn record_key_check(

@@ -187,10 +187,35 @@ async fn connections_round_trip_update_and_wipe() {
             Some(vec![11])
         );
 
-        store
-            .set_connection_state(&t(), "org-1", ConnectionState::Uninstalled, 1300)
-            .await
-            .unwrap();
+        // A state change is conditional on the connection as it was read: once its tokens
+        // were rotated (a refresh or a reconnect), a check based on the old read writes nothing.
+        let stale = after;
+        assert!(
+            !store
+                .set_connection_state(&t(), &stale, ConnectionState::Uninstalled, 1300)
+                .await
+                .unwrap(),
+            "a state change based on an outdated read must not win"
+        );
+        let current = store.connection(&t(), "org-1").await.unwrap().unwrap();
+        assert_eq!(current.state, ConnectionState::Active);
+        let bumped = ConnectionRecord {
+            key_version: current.key_version + 1,
+            ..current.clone()
+        };
+        assert!(
+            !store
+                .set_connection_state(&t(), &bumped, ConnectionState::KeyRevoked, 1300)
+                .await
+                .unwrap(),
+            "a state change for another key version must not win"
+        );
+        assert!(
+            store
+                .set_connection_state(&t(), &current, ConnectionState::Uninstalled, 1300)
+                .await
+                .unwrap()
+        );
         store
             .record_key_check(&t(), "org-1", false, 1400)
             .await
@@ -203,10 +228,13 @@ async fn connections_round_trip_update_and_wipe() {
         );
         for state in ConnectionState::ALL {
             let writes = store.connection_writes();
-            store
-                .set_connection_state(&t(), "org-1", state, 1450)
-                .await
-                .unwrap();
+            let seen = store.connection(&t(), "org-1").await.unwrap().unwrap();
+            assert!(
+                store
+                    .set_connection_state(&t(), &seen, state, 1450)
+                    .await
+                    .unwrap()
+            );
             assert!(
                 store.connection_writes() > writes,
                 "a state write must invalidate caches of connection data"
@@ -714,10 +742,12 @@ async fn tenant_scoped_functions_never_reach_another_tenants_rows() {
             !store.try_lease(&a, "org-a", "gw-other", 60).await.unwrap(),
             "B's release left A's lease alone"
         );
-        store
-            .set_connection_state(&b, "org-a", ConnectionState::Uninstalled, 2)
-            .await
-            .unwrap();
+        assert!(
+            !store
+                .set_connection_state(&b, &record, ConnectionState::Uninstalled, 2)
+                .await
+                .unwrap()
+        );
         store.record_key_check(&b, "org-a", false, 2).await.unwrap();
         store.wipe_connection(&b, "org-a", 2).await.unwrap();
         assert_eq!(

@@ -286,11 +286,19 @@ async fn a_device_only_ever_gets_its_own_fleets_bound_key() {
                 .is_none()
         );
         // A connection that stops being usable means not_connected, not another key.
-        state
+        let seen = state
             .store
-            .set_connection_state(&world.a.tenant, ORG_A, ConnectionState::Uninstalled, 1)
+            .connection(&world.a.tenant, ORG_A)
             .await
+            .unwrap()
             .unwrap();
+        assert!(
+            state
+                .store
+                .set_connection_state(&world.a.tenant, &seen, ConnectionState::Uninstalled, 1)
+                .await
+                .unwrap()
+        );
         let (status, _) = provision(&h, "acme-plant", "pump-1", &secret_a).await;
         assert_eq!(status, 409, "{backend:?}");
         finish(h, schema).await;
