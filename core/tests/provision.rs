@@ -5,10 +5,11 @@ mod provision_support;
 
 use ddlink_core::provision::{
     AAD_MAX_LEN, ApiKey, CHALLENGE_PATH, CHALLENGE_REQUEST_MAX_LEN, Challenge, ChallengeReply,
-    DeviceIdentity, DeviceSecret, ExchangeSecrets, PROVISION_PATH, PROVISION_REQUEST_MAX_LEN,
-    ProvisionError, ProvisionExchange, ProvisionOutcome, RESPONSE_MAX_LEN, RETRY_AFTER_MAX_SECS,
-    SEALED_KEY_MAX_LEN, SealedClaims, derive_device_secret, open_sealed_key, provision_mac,
-    read_challenge_response, seal_api_key, verify_provision_mac,
+    DeviceIdentity, DeviceSecret, ExchangeSecrets, LEASE_MAX_SECS, LEASE_MIN_SECS, LastError,
+    MacInput, PROVISION_PATH, PROVISION_REQUEST_MAX_LEN, ProvisionError, ProvisionExchange,
+    ProvisionOutcome, RESPONSE_MAX_LEN, RETRY_AFTER_MAX_SECS, SEALED_KEY_MAX_LEN, SealedClaims,
+    derive_device_secret, open_sealed_key, provision_mac, read_challenge_response, seal_api_key,
+    verify_provision_mac,
 };
 use ddlink_core::site::{Region, SandboxPolicy, Site};
 use provision_support::{
@@ -25,7 +26,11 @@ fn site_of(domain: &str) -> Site {
 #[test]
 fn vectors_match_the_independent_implementation() {
     let all = vectors();
-    assert_eq!(all.len(), 2, "both vectors present");
+    assert_eq!(all.len(), 3, "all three vectors present");
+    assert!(
+        all.iter().any(|v| v["inputs"]["last_error"].is_string()),
+        "a vector covers last_error"
+    );
     for vector in all {
         let name = vector["name"].as_str().expect("name");
         let input = &vector["inputs"];
@@ -44,16 +49,31 @@ fn vectors_match_the_independent_implementation() {
         let challenge: [u8; 32] = hex_array(&text("challenge_hex"));
         let device_nonce: [u8; 16] = hex_array(&text("device_nonce_hex"));
         let seal_nonce: [u8; 12] = hex_array(&text("seal_nonce_hex"));
-        let mac = provision_mac(&secret, &challenge, &device_nonce, &device_id);
+        let last_error = input["last_error"]
+            .as_str()
+            .map(|text| LastError::from_wire(text).expect("a known last_error"));
+        let mac_input = MacInput {
+            challenge: &challenge,
+            device_nonce: &device_nonce,
+            device_id: &device_id,
+            last_error,
+        };
+        let mac = provision_mac(&secret, &mac_input);
         let expected_mac = hex(output["mac_hex"].as_str().expect("mac"));
         assert_eq!(mac.to_vec(), expected_mac, "{name}: mac");
-        assert!(verify_provision_mac(
-            &secret,
-            &challenge,
-            &device_nonce,
-            &device_id,
-            &expected_mac
-        ));
+        assert!(verify_provision_mac(&secret, &mac_input, &expected_mac));
+        // The report is covered: the same request without it (or with it added) does not verify.
+        let flipped = MacInput {
+            last_error: match last_error {
+                Some(_) => None,
+                None => Some(LastError::Forbidden),
+            },
+            ..mac_input
+        };
+        assert!(
+            !verify_provision_mac(&secret, &flipped, &expected_mac),
+            "{name}: last_error is MAC'd"
+        );
 
         let site = site_of(&text("site"));
         assert_eq!(
@@ -68,11 +88,13 @@ fn vectors_match_the_independent_implementation() {
         );
         let key_version = u32::try_from(input["key_version"].as_u64().expect("kv")).expect("u32");
         let server_time = input["server_time"].as_u64().expect("time");
+        let lease_secs = u32::try_from(input["lease_secs"].as_u64().expect("lease")).expect("u32");
         let claims = SealedClaims {
             device_id: &device_id,
             key_version,
             site,
             server_time,
+            lease_secs,
         };
         let mut aad = [0u8; AAD_MAX_LEN];
         let aad_len = claims.write_aad(&mut aad).expect("aad fits");
@@ -99,11 +121,14 @@ fn vectors_match_the_independent_implementation() {
 
         // The device writes exactly the reference request body…
         let identity = DeviceIdentity::new(&fleet, &device_id, &secret).expect("identity");
-        let exchange = ProvisionExchange::new(
+        let mut exchange = ProvisionExchange::new(
             identity,
             &Challenge::from_bytes(challenge, 60),
             device_nonce,
         );
+        if let Some(last_error) = last_error {
+            exchange = exchange.with_last_error(last_error);
+        }
         let mut body = [0u8; PROVISION_REQUEST_MAX_LEN];
         let len = exchange.write_request(&mut body).expect("fits");
         assert_eq!(
@@ -126,6 +151,7 @@ fn vectors_match_the_independent_implementation() {
         assert_eq!(provisioned.api_host, text("api_host").as_str());
         assert_eq!(provisioned.logs_host, text("logs_host").as_str());
         assert_eq!(provisioned.server_time, server_time);
+        assert_eq!(provisioned.lease_secs, lease_secs);
     }
 }
 
@@ -171,7 +197,8 @@ fn challenge_request_body_and_paths() {
         identity.write_challenge_request(&mut out),
         Ok(CHALLENGE_REQUEST_MAX_LEN)
     );
-    let exchange = ProvisionExchange::new(identity, &Challenge::from_bytes([0; 32], 60), [0; 16]);
+    let exchange = ProvisionExchange::new(identity, &Challenge::from_bytes([0; 32], 60), [0; 16])
+        .with_last_error(LastError::Forbidden);
     let mut out = [0u8; PROVISION_REQUEST_MAX_LEN];
     assert_eq!(
         exchange.write_request(&mut out),
@@ -446,6 +473,7 @@ fn approval_opens_and_unknown_fields_are_ignored() {
     assert_eq!(provisioned.logs_host, "http-intake.logs.us5.datadoghq.com");
     assert_eq!(provisioned.key_version, 5);
     assert_eq!(provisioned.server_time, 1_800_000_000);
+    assert_eq!(provisioned.lease_secs, provision_support::TEST_LEASE_SECS);
     // Debug of the whole outcome never shows the key.
     let debug = format!("{provisioned:?}");
     assert!(!debug.contains(TEST_API_KEY), "{debug}");
@@ -464,7 +492,22 @@ fn tampered_claims_are_detected() {
     let secret = secret();
     let exchange = exchange(&secret);
     type Edit = fn(&mut serde_json::Value);
-    let cases: [(&str, Edit, ProvisionError); 9] = [
+    let cases: [(&str, Edit, ProvisionError); 12] = [
+        (
+            "lease_secs (in range)",
+            |j| j["lease_secs"] = 3_601.into(),
+            ProvisionError::AuthenticationFailed,
+        ),
+        (
+            "lease_secs below the minimum",
+            |j| j["lease_secs"] = (LEASE_MIN_SECS - 1).into(),
+            ProvisionError::InvalidLease,
+        ),
+        (
+            "lease_secs above the maximum",
+            |j| j["lease_secs"] = (LEASE_MAX_SECS + 1).into(),
+            ProvisionError::InvalidLease,
+        ),
         (
             "key_version",
             |j| j["key_version"] = 6.into(),
@@ -522,6 +565,7 @@ fn tampered_claims_are_detected() {
     for (what, field) in [
         ("missing sealed_key", "sealed_key"),
         ("missing server_time", "server_time"),
+        ("missing lease_secs", "lease_secs"),
     ] {
         let body = approval_with(&secret, |j| {
             j.as_object_mut().expect("object").remove(field);
@@ -614,6 +658,7 @@ fn a_sealed_key_that_is_not_a_header_value_is_refused() {
         key_version: 1,
         site: Site::from(Region::Us1),
         server_time: 1,
+        lease_secs: 60,
     };
     // The gateway-side sealer only takes a valid `ApiKey`; build the bad plaintext by sealing a
     // valid key and flipping the ciphertext is not possible (authenticated), so instead check
@@ -710,4 +755,61 @@ fn secret_holders_redact_and_parse() {
         ProvisionError::UnexpectedHttpStatus(418).to_string(),
         "unexpected HTTP status 418"
     );
+}
+
+#[test]
+fn leases_at_both_bounds_are_accepted() {
+    let secret = secret();
+    let exchange = exchange(&secret);
+    for lease_secs in [LEASE_MIN_SECS, LEASE_MAX_SECS] {
+        let body = Approval::seal_leased(
+            &secret,
+            Site::from(Region::Us1),
+            2,
+            1_800_000_000,
+            lease_secs,
+            TEST_API_KEY,
+        )
+        .to_json();
+        let Ok(ProvisionOutcome::Approved(provisioned)) = read(&exchange, 200, &body) else {
+            panic!("a {lease_secs} s lease is in range");
+        };
+        assert_eq!(provisioned.lease_secs, lease_secs);
+    }
+}
+
+#[test]
+fn last_error_is_written_and_covered_by_the_mac() {
+    let secret = secret();
+    let plain = exchange(&secret);
+    let reporting = exchange(&secret).with_last_error(LastError::Forbidden);
+    let mut body = [0u8; PROVISION_REQUEST_MAX_LEN];
+    let len = reporting.write_request(&mut body).expect("fits");
+    let json: serde_json::Value = serde_json::from_slice(&body[..len]).expect("JSON");
+    assert_eq!(json["last_error"], "forbidden");
+    let mac = provision_support::hex_from_b64(json["mac"].as_str().expect("mac"));
+    let input = MacInput {
+        challenge: &TEST_CHALLENGE,
+        device_nonce: &TEST_DEVICE_NONCE,
+        device_id: "dev-1",
+        last_error: Some(LastError::Forbidden),
+    };
+    assert!(verify_provision_mac(&secret, &input, &mac));
+    let without = MacInput {
+        last_error: None,
+        ..input
+    };
+    assert!(
+        !verify_provision_mac(&secret, &without, &mac),
+        "the report is MAC'd"
+    );
+
+    let len = plain.write_request(&mut body).expect("fits");
+    let json: serde_json::Value = serde_json::from_slice(&body[..len]).expect("JSON");
+    assert!(json.get("last_error").is_none(), "no report, no field");
+    assert_eq!(
+        LastError::from_wire("forbidden"),
+        Some(LastError::Forbidden)
+    );
+    assert_eq!(LastError::from_wire("Forbidden"), None);
 }

@@ -43,7 +43,7 @@ proptest! {
     #[test]
     fn json_shaped_noise_never_panics(
         fields in proptest::collection::vec(
-            (prop_oneof![Just("status"), Just("site"), Just("sealed_key"), Just("nonce"), Just("key_version"), Just("server_time"), Just("x")],
+            (prop_oneof![Just("status"), Just("site"), Just("sealed_key"), Just("nonce"), Just("key_version"), Just("server_time"), Just("lease_secs"), Just("x")],
              prop_oneof![Just("\"approved\"".to_owned()), Just("-1".to_owned()), Just("18446744073709551616".to_owned()),
                          Just("[[1]]".to_owned()), Just("{\"a\":{}}".to_owned()), Just("\"\\u00e9\\n\"".to_owned()),
                          "\"[A-Za-z0-9+/=]{0,120}\"", Just("null".to_owned())]),
@@ -60,7 +60,7 @@ proptest! {
     }
 
     #[test]
-    fn any_single_byte_tampering_is_detected(field in 0usize..5, index in any::<usize>(), delta in any::<u8>()) {
+    fn any_single_byte_tampering_is_detected(field in 0usize..6, index in any::<usize>(), delta in any::<u8>()) {
         let secret = DeviceSecret::from_bytes(TEST_SECRET);
         let identity = DeviceIdentity::new("fleet-1", "dev-1", &secret).expect("identity");
         let exchange = ProvisionExchange::new(identity, &Challenge::from_bytes(TEST_CHALLENGE, 60), TEST_DEVICE_NONCE);
@@ -85,6 +85,11 @@ proptest! {
                 let mut bytes = tampered.key_version.to_be_bytes();
                 change_one_byte(&mut bytes, index, delta);
                 tampered.key_version = u32::from_be_bytes(bytes);
+            }
+            4 => {
+                let mut bytes = tampered.lease_secs.to_be_bytes();
+                change_one_byte(&mut bytes, index, delta);
+                tampered.lease_secs = u32::from_be_bytes(bytes);
             }
             _ => {
                 let mut bytes = tampered.server_time.to_be_bytes();

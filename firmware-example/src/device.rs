@@ -4,8 +4,14 @@
 //! ([`BATCH_SAMPLES`]), with a heartbeat service check at most every [`HEARTBEAT_INTERVAL_MS`]
 //! (the uptime series already shows the device alive at every flush); one boot log line and boot
 //! event; a log entry when the temperature rises above the warning level; series and logs go
-//! deflated (zlib) when that is smaller; re-provision when Datadog refuses the key or the gateway
-//! hands out a new key version.
+//! deflated (zlib) when that is smaller; re-provision when Datadog refuses the key (reporting the
+//! 403 to the gateway), at 80 % of the lease, and periodically to pick up a new key version.
+//!
+//! Submission follows the lease ([`crate::lease`]): it stops when the lease ends unrenewed, when
+//! the gateway answers `revoked` or `not_connected`, and when Datadog answers 403; sampling goes
+//! on into the bounded queue meanwhile (overflow is counted, in the uploader's
+//! `dropped_queue_overflow` and in [`DeviceReport::dropped_while_stopped`]), and an approval
+//! resumes submitting and drains it.
 //!
 //! Requests share one kept-alive connection ([`Connection`]): a new one is opened only when the
 //! last one closed, sat idle for [`CONNECTION_IDLE_TIMEOUT_MS`], or the next payload goes to the
@@ -37,7 +43,8 @@ use embedded_nal_async::{Dns, TcpConnect};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::clock::Ticker;
-use crate::gateway::{GatewayAddress, provision, rate_limit_wait_ms};
+use crate::gateway::{GatewayAddress, ProvisionRequest, provision, rate_limit_wait_ms};
+use crate::lease::{Lease, Stopped};
 use crate::sensors::{TEMPERATURE_WARNING_C, TemperatureWalk};
 
 /// Payloads the uploader can hold while offline.
@@ -145,6 +152,13 @@ pub struct DeviceReport {
     pub last_retry: Option<RetryCause>,
     /// Bytes deflate took off queued payloads (series and logs).
     pub deflate_saved_bytes: u64,
+    /// Why the device is not submitting at the end of the run, if it is not.
+    pub stopped: Option<Stopped>,
+    /// Points dropped because the queue was full while submission was stopped (lease ended,
+    /// refused by the gateway, key refused by Datadog); also in `points.dropped`.
+    pub dropped_while_stopped: u64,
+    /// Leases that ended before a renewal succeeded.
+    pub lease_expiries: u32,
 }
 
 /// One sample's readings, kept until the batch is flushed.
@@ -191,6 +205,7 @@ pub struct Device<'a, K: Ticker, R> {
     boot_ms: u64,
     next_provision_ms: u64,
     boot_event_sent: bool,
+    lease: Lease,
 }
 
 impl<K: Ticker, R> core::fmt::Debug for Device<'_, K, R> {
@@ -227,6 +242,7 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
             boot_ms,
             next_provision_ms: boot_ms,
             boot_event_sent: false,
+            lease: Lease::new(),
         }
     }
 
@@ -241,6 +257,7 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
     pub fn report(&self) -> DeviceReport {
         let mut report = self.report;
         report.uploader = self.uploader.counters();
+        report.stopped = self.lease.stopped();
         report
     }
 
@@ -284,6 +301,11 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
                 return false;
             }
             let now = self.ticker.now_ms();
+            if self.lease.check_expiry(now) {
+                // The key may not be used any more: forget it until a renewal succeeds.
+                self.uploader.forget_credentials();
+                self.report.lease_expiries += 1;
+            }
             let sampling = now < plan.end_ms;
             if !sampling {
                 self.flush();
@@ -303,7 +325,9 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
                 }
                 self.provision_once(tcp, dns).await;
             }
-            let can_sample = sampling && self.uploader.has_credentials();
+            // Sampling needs the wall clock, set by the first approval; it goes on while
+            // submission is stopped (the queue buffers).
+            let can_sample = sampling && self.lease.ever_approved();
             if can_sample && now >= plan.next_sample_ms {
                 self.sample();
                 plan.next_sample_ms = plan
@@ -315,6 +339,9 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
             }
             let wake = self.pump(connection, tcp, dns).await;
             let mut deadline = wake.min(self.next_provision_ms).min(plan.drain_end_ms);
+            if let Some(lease_end) = self.lease.expires_at_ms() {
+                deadline = deadline.min(lease_end);
+            }
             if can_sample {
                 deadline = deadline.min(plan.next_sample_ms).min(plan.end_ms);
             }
@@ -366,6 +393,7 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
                 SendReport::Waiting { until_ms } => return until_ms,
                 SendReport::Reconnect => return now,
                 SendReport::Accepted(info) => {
+                    self.lease.accepted();
                     if info.endpoint == Endpoint::SeriesV2 {
                         self.report.points.accepted += u64::from(info.items);
                     }
@@ -382,8 +410,9 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
                     return until_ms;
                 }
                 SendReport::Reprovision => {
-                    self.next_provision_ms = now;
-                    return now;
+                    // The payload stays queued; the gateway hears of the 403 at once.
+                    self.next_provision_ms = self.lease.forbidden(now);
+                    return self.next_provision_ms;
                 }
             }
         }
@@ -411,8 +440,11 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
                 tcp,
                 dns,
                 gateway,
-                identity,
-                self.config.sandbox,
+                ProvisionRequest {
+                    identity,
+                    sandbox: self.config.sandbox,
+                    last_error: self.lease.last_error(),
+                },
                 &mut self.rng,
             ),
         )
@@ -437,14 +469,24 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
                     sent_at_ms,
                     received_at_ms,
                 });
-                self.next_provision_ms =
-                    received_at_ms.saturating_add(self.config.reprovision_every_ms.max(1));
+                if self.uploader.has_credentials() {
+                    self.lease.approved(sent_at_ms, provisioned.lease_secs);
+                }
+                self.next_provision_ms = received_at_ms
+                    .saturating_add(self.config.reprovision_every_ms.max(1))
+                    .min(self.lease.renew_at_ms());
                 if !self.boot_event_sent && self.uploader.has_credentials() {
                     self.submit_boot_event();
                 }
             }
+            // Refused: stop submitting at once (the queue keeps buffering) and ask again with
+            // back-off.
+            Ok(Ok(ProvisionOutcome::Revoked)) => self.stop(received_at_ms, Stopped::Revoked),
+            Ok(Ok(ProvisionOutcome::NotConnected)) => {
+                self.stop(received_at_ms, Stopped::NotConnected);
+            }
             // Either step rate limited: wait as asked (at most an hour, see `rate_limit_wait_ms`).
-            // Pending, revoked, not connected, network or protocol failures: try again soon.
+            // Pending, network or protocol failures: try again soon (the lease, if any, runs on).
             Ok(attempt) => {
                 if let Some(wait_ms) = rate_limit_wait_ms(&attempt) {
                     self.next_provision_ms = received_at_ms.saturating_add(wait_ms);
@@ -452,6 +494,12 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
             }
             Err(_) => {}
         }
+    }
+
+    /// The gateway refused the device: forget the key, ask again after the lease's back-off.
+    fn stop(&mut self, now_ms: u64, why: Stopped) {
+        self.uploader.forget_credentials();
+        self.next_provision_ms = self.lease.refused(now_ms, why);
     }
 
     fn unix_now(&self) -> Option<i64> {
@@ -513,7 +561,12 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
             match outcome {
                 Ok(()) => self.report.points.queued += points,
                 // Queue overflow is also counted by the uploader, with its reason.
-                Err(_) => self.report.points.dropped += points,
+                Err(_) => {
+                    self.report.points.dropped += points;
+                    if self.lease.stopped().is_some() {
+                        self.report.dropped_while_stopped += points;
+                    }
+                }
             }
             rest = rest.get(chunk.len()..).unwrap_or(&[]);
         }

@@ -8,7 +8,7 @@ use core::net::SocketAddr;
 #[cfg(doc)]
 use ddlink_core::provision::RETRY_AFTER_MAX_SECS;
 use ddlink_core::provision::{
-    CHALLENGE_PATH, Challenge, ChallengeReply, DeviceIdentity, PROVISION_PATH,
+    CHALLENGE_PATH, Challenge, ChallengeReply, DeviceIdentity, LastError, PROVISION_PATH,
     PROVISION_REQUEST_MAX_LEN, ProvisionError, ProvisionExchange, ProvisionOutcome,
     RESPONSE_MAX_LEN, read_challenge_response,
 };
@@ -81,13 +81,22 @@ pub enum ProvisionFailure {
     Protocol(ProvisionError),
 }
 
+/// What a provisioning attempt sends besides the device's identity.
+#[derive(Debug, Clone, Copy)]
+pub struct ProvisionRequest<'a> {
+    pub identity: DeviceIdentity<'a>,
+    /// Whether a sandbox (`*.localhost`) site is acceptable.
+    pub sandbox: SandboxPolicy,
+    /// Why the device provisions again, reported to the gateway (MAC'd).
+    pub last_error: Option<LastError>,
+}
+
 /// Runs both provisioning steps and returns the gateway's verdict.
 pub async fn provision<T, D, R>(
     tcp: &T,
     dns: &D,
     gateway: GatewayAddress<'_>,
-    identity: DeviceIdentity<'_>,
-    sandbox: SandboxPolicy,
+    attempt: ProvisionRequest<'_>,
     rng: &mut R,
 ) -> Result<ProvisionOutcome, ProvisionFailure>
 where
@@ -99,6 +108,7 @@ where
     // Response head + body; the body alone is copied to `answer`.
     let mut scratch = [0u8; RESPONSE_MAX_LEN + 1024];
     let mut answer = [0u8; RESPONSE_MAX_LEN];
+    let identity = attempt.identity;
     let len = identity
         .write_challenge_request(&mut request)
         .map_err(ProvisionFailure::Protocol)?;
@@ -116,7 +126,10 @@ where
     let challenge = issued_challenge(status, reply)?;
     let mut nonce = [0u8; 16];
     rng.fill_bytes(&mut nonce);
-    let exchange = ProvisionExchange::new(identity, &challenge, nonce);
+    let mut exchange = ProvisionExchange::new(identity, &challenge, nonce);
+    if let Some(last_error) = attempt.last_error {
+        exchange = exchange.with_last_error(last_error);
+    }
     let len = exchange
         .write_request(&mut request)
         .map_err(ProvisionFailure::Protocol)?;
@@ -132,7 +145,7 @@ where
     )
     .await?;
     exchange
-        .read_response(status, reply, sandbox)
+        .read_response(status, reply, attempt.sandbox)
         .map_err(ProvisionFailure::Protocol)
 }
 

@@ -125,6 +125,15 @@ fn forbidden_key_triggers_reprovisioning_without_losing_points() {
     assert_eq!(report.provisioned, 2, "{report:?}");
     assert_eq!(gateway.approvals(), 2);
     assert_eq!(report.uploader.reprovision_requests, 1);
+    // The provisioning right after the 403 reported it, and only that one.
+    let reports = gateway.policy.lock().unwrap().reports.clone();
+    assert_eq!(
+        reports[..2],
+        [None, Some("forbidden".to_owned())],
+        "{reports:?}"
+    );
+    assert!(reports[2..].iter().all(Option::is_none), "{reports:?}");
+    assert_eq!(report.stopped, None, "resumed after the approval");
     // The first payload (the boot log line) was refused with 403, then resent with the new key.
     assert_every_point_arrived_once(&report, &intake, 1);
     assert_eq!(count(&intake.received(), "/api/v2/logs"), 2);
@@ -153,4 +162,43 @@ fn new_key_version_is_picked_up() {
     assert_eq!(received.last().unwrap().headers["dd-api-key"], KEY_V2);
     assert_eq!(received.first().unwrap().headers["dd-api-key"], KEY_V1);
     assert_every_point_arrived_once(&report, &intake, 1);
+}
+
+#[test]
+fn not_connected_stops_submitting_and_keeps_every_point_buffered() {
+    let (intake, gateway) = world(Script(vec![(202, r#"{"errors":[]}"#)]));
+    let mut params = device(gateway.url(), "sim-409");
+    params.reprovision_every_ms = 300;
+    params.drain_ms = 2_500;
+    let policy = gateway.policy.clone();
+    let disconnect = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(600));
+        policy.lock().unwrap().not_connected = true;
+    });
+    let report = block_on(run_device(&os_stack(), &os_stack(), &params)).unwrap();
+    disconnect.join().unwrap();
+    assert_eq!(
+        report.stopped,
+        Some(ddlink_firmware_example::lease::Stopped::NotConnected),
+        "{report:?}"
+    );
+    // Sampling went on; what was not sent is still on the device, nothing was dropped.
+    assert!(
+        report.points.accepted > 0,
+        "sent before the refusal: {report:?}"
+    );
+    assert!(
+        report.points.in_flight() > 0,
+        "buffered after it: {report:?}"
+    );
+    assert_eq!(
+        report.points.sampled,
+        report.points.accepted + report.points.in_flight(),
+        "{report:?}"
+    );
+    assert_eq!(report.points.dropped, 0);
+    assert_eq!(
+        support::series_points(&intake.received()),
+        report.points.accepted
+    );
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ddlink_core::provision::{
-    ChallengeReply, DeviceIdentity, DeviceSecret, ProvisionError, ProvisionExchange,
+    ChallengeReply, DeviceIdentity, DeviceSecret, LastError, ProvisionError, ProvisionExchange,
     ProvisionOutcome, read_challenge_response,
 };
 use ddlink_core::site::{Region, SandboxPolicy, Site};
@@ -224,9 +224,23 @@ impl World {
     /// One complete device attempt (challenge, then provision with a fresh nonce): the raw
     /// answer and the device's reading of it.
     async fn attempt(&self, fleet: &str, device_id: &str, secret: &DeviceSecret) -> Attempt {
+        self.attempt_reporting(fleet, device_id, secret, None).await
+    }
+
+    /// [`World::attempt`] with a `last_error` in the request.
+    async fn attempt_reporting(
+        &self,
+        fleet: &str,
+        device_id: &str,
+        secret: &DeviceSecret,
+        last_error: Option<LastError>,
+    ) -> Attempt {
         let challenge = self.challenge(fleet, device_id, secret).await;
         let identity = DeviceIdentity::new(fleet, device_id, secret).unwrap();
-        let exchange = ProvisionExchange::new(identity, &challenge, fresh_nonce());
+        let mut exchange = ProvisionExchange::new(identity, &challenge, fresh_nonce());
+        if let Some(last_error) = last_error {
+            exchange = exchange.with_last_error(last_error);
+        }
         let mut body = [0u8; 512];
         let len = exchange.write_request(&mut body).unwrap();
         let (status, reply) = self.post("/v1/provision", body[..len].to_vec()).await;
@@ -349,6 +363,7 @@ async fn pending_then_approved_then_new_key_version() {
             provisioned.server_time.abs_diff(now) <= 5,
             "server_time is the gateway's clock"
         );
+        assert_eq!(provisioned.lease_secs, fleets::DEFAULT_LEASE_SECS);
         let row = world.device("plant-a", "pump-1").await;
         assert_eq!(
             (row.state, row.key_version),
@@ -974,11 +989,31 @@ async fn shared_vectors_match_the_gateway_derivation_and_the_cli() {
         tenant: "default".into(),
         connection: None,
         auto_approve: true,
+        lease_secs: 3_600,
         settings: settings(),
     })
     .await
     .unwrap();
     assert!(created.contains("cli-fleet"), "{created}");
+    assert!(created.contains("lease: 3600 s"), "{created}");
+    for lease_secs in [0, 59, 2_592_001, u64::from(u32::MAX) + 1] {
+        let refused = run_fleet(&FleetCommand::Create {
+            name: "bad-lease".into(),
+            tenant: "default".into(),
+            connection: None,
+            auto_approve: true,
+            lease_secs,
+            settings: settings(),
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("a lease must be 60 to 2592000 seconds"),
+            "{lease_secs}: {refused}"
+        );
+    }
 
     // Store each vector's fleet key as a fleet, then ask the CLI for the device secret.
     let gateway = Gateway::start(ddlink_gateway::cli::resolve(&settings()).unwrap().config)
@@ -1007,6 +1042,7 @@ async fn shared_vectors_match_the_gateway_derivation_and_the_cli() {
             auto_approve: false,
             connection_id: None,
             created_at: 0,
+            lease_secs: u32::try_from(input["lease_secs"].as_u64().unwrap()).unwrap(),
         };
         assert!(store.insert_fleet(&tenant(), &row).await.unwrap());
     }
@@ -1032,9 +1068,10 @@ async fn shared_vectors_match_the_gateway_derivation_and_the_cli() {
     .await
     .unwrap();
     assert!(
-        listed.contains("cli-fleet\tauto-approve\t0 devices"),
+        listed.contains("cli-fleet\tauto-approve\t0 devices\tunbound\tlease 3600 s"),
         "{listed}"
     );
+    assert!(!listed.contains("bad-lease"), "{listed}");
     assert!(listed.contains("acme-fleet\tmanual"), "{listed}");
     let unknown = run_device_secret(&DeviceSecretArgs {
         fleet: "missing".into(),
@@ -1047,4 +1084,138 @@ async fn shared_vectors_match_the_gateway_derivation_and_the_cli() {
         unknown.to_string().contains("no fleet named `missing`"),
         "{unknown}"
     );
+}
+
+#[tokio::test]
+async fn a_fleets_lease_is_in_every_approval() {
+    on_each_backend(|world| async move {
+        let spec = fleets::FleetSpec {
+            tenant: &tenant(),
+            name: "short",
+            auto_approve: true,
+            connection_id: None,
+        };
+        let fleet = fleets::create_leased(&world.store, &world.state.keys, &spec, 600, 0)
+            .await
+            .unwrap();
+        world.connect(API_KEY_V1).await;
+        let attempt = world
+            .attempt("short", "dev-1", &secret_for(&fleet, "dev-1"))
+            .await;
+        let body: Value = serde_json::from_slice(&attempt.body).unwrap();
+        assert_eq!(body["lease_secs"], 600);
+        assert_eq!(attempt.approved().lease_secs, 600);
+        let stored = world
+            .store
+            .fleet(&tenant(), "short")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.lease_secs, 600);
+        for lease_secs in [59, 2_592_001] {
+            let spec = fleets::FleetSpec {
+                name: "refused",
+                ..spec
+            };
+            let error =
+                fleets::create_leased(&world.store, &world.state.keys, &spec, lease_secs, 0)
+                    .await
+                    .unwrap_err();
+            assert!(
+                matches!(error, fleets::FleetError::InvalidLease(_)),
+                "{error}"
+            );
+        }
+        assert!(
+            world
+                .store
+                .fleet(&tenant(), "refused")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        world
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_forbidden_report_queues_one_key_check_of_the_fleets_connection() {
+    on_each_backend(|world| async move {
+        let fleet = world.fleet("reporting", true).await;
+        world.connect(API_KEY_V1).await;
+        let mut checks = world
+            .state
+            .provisioning
+            .take_key_check_receiver()
+            .expect("the receiver is there to take");
+        assert!(world.state.provisioning.take_key_check_receiver().is_none(), "one receiver");
+
+        // A plain renewal asks for nothing.
+        world.attempt("reporting", "dev-1", &secret_for(&fleet, "dev-1")).await.approved();
+        assert_eq!(checks.try_recv(), None);
+
+        // Many devices report a 403 at once: one check is queued, and each gets its answer.
+        for device in ["dev-1", "dev-2", "dev-3"] {
+            let secret = secret_for(&fleet, device);
+            let attempt = world
+                .attempt_reporting("reporting", device, &secret, Some(LastError::Forbidden))
+                .await;
+            assert_eq!(attempt.approved().api_key.as_str(), API_KEY_V1);
+        }
+        assert_eq!(checks.try_recv().as_deref(), Some(CONNECTION_ID));
+        assert_eq!(checks.try_recv(), None, "at most one request per connection");
+
+        // Once taken, a new report queues a new check.
+        let secret = secret_for(&fleet, "dev-1");
+        world
+            .attempt_reporting("reporting", "dev-1", &secret, Some(LastError::Forbidden))
+            .await
+            .approved();
+        assert_eq!(checks.try_recv().as_deref(), Some(CONNECTION_ID));
+
+        let events = world.state.store.recent_events(&tenant(), 50).await.unwrap();
+        let reports = events
+            .iter()
+            .filter(|e| e.message.contains("reported that Datadog refused its key (forbidden)"))
+            .count();
+        assert_eq!(reports, 4, "every report is an event: {events:?}");
+        assert!(
+            events
+                .iter()
+                .any(|e| e.message == format!("reporting/dev-2 reported that Datadog refused its key (forbidden); a key check of connection {CONNECTION_ID} is already waiting")),
+            "{events:?}"
+        );
+        world
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_report_must_be_known_and_is_covered_by_the_mac() {
+    on_each_backend(|world| async move {
+        let fleet = world.fleet("strict", true).await;
+        world.connect(API_KEY_V1).await;
+        let mut checks = world.state.provisioning.take_key_check_receiver().unwrap();
+        let secret = secret_for(&fleet, "dev-1");
+        let challenge = world.challenge("strict", "dev-1", &secret).await;
+        let identity = DeviceIdentity::new("strict", "dev-1", &secret).unwrap();
+        // MAC'd without the report, sent with one: refused, and nothing is queued.
+        let exchange = ProvisionExchange::new(identity, &challenge, fresh_nonce());
+        let mut body = [0u8; 512];
+        let len = exchange.write_request(&mut body).unwrap();
+        let mut json: Value = serde_json::from_slice(&body[..len]).unwrap();
+        json["last_error"] = "forbidden".into();
+        let (status, _) = world.post("/v1/provision", json.to_string()).await;
+        assert_eq!(status, 401);
+        assert_eq!(checks.try_recv(), None);
+        // A value this gateway does not know is a clear 400.
+        json["last_error"] = "teapot".into();
+        let (status, reply) = world.post("/v1/provision", json.to_string()).await;
+        assert_eq!(status, 400);
+        let reply: Value = serde_json::from_slice(&reply).unwrap();
+        assert_eq!(reply["error"], "last_error must be \"forbidden\"");
+        world
+    })
+    .await;
 }

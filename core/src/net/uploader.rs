@@ -259,6 +259,12 @@ impl<'a, const SLOTS: usize, const SLOT_BYTES: usize, C: TlsClock>
         Ok(())
     }
 
+    /// Forgets (zeroizes) the API key: nothing is sent until [`Uploader::set_credentials`];
+    /// queued payloads stay. For a device whose lease ended or whose gateway refused it.
+    pub fn forget_credentials(&mut self) {
+        self.credentials = None;
+    }
+
     /// True when an API key is installed.
     pub fn has_credentials(&self) -> bool {
         self.credentials.is_some()

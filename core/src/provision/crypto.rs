@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use super::ProvisionError;
 use super::names::{NAME_MAX_LEN, validate_device_id, validate_fleet};
+use super::report::LastError;
 use super::secrets::{API_KEY_MAX_LEN, ApiKey, DEVICE_SECRET_LEN, DeviceSecret};
 use super::wire::Cursor;
 use crate::site::{HOST_MAX_LEN, SANDBOX_DOMAIN_MAX_LEN, Site};
@@ -47,7 +48,8 @@ pub const AAD_MAX_LEN: usize = AAD_LABEL.len()
     + 4
     + (2 + SANDBOX_DOMAIN_MAX_LEN)
     + 2 * (2 + HOST_MAX_LEN)
-    + 8;
+    + 8
+    + 4;
 
 fn keyed(key: &[u8]) -> HmacSha256 {
     // HMAC takes keys of any length: this `Err` arm is unreachable, and a fixed key keeps it
@@ -78,47 +80,47 @@ pub fn derive_device_secret(
     Ok(DeviceSecret::from_bytes(*bytes))
 }
 
-fn provision_hmac(
-    secret: &DeviceSecret,
-    challenge: &[u8; CHALLENGE_LEN],
-    device_nonce: &[u8; DEVICE_NONCE_LEN],
-    device_id: &str,
-) -> HmacSha256 {
+/// What the request MAC covers besides the secret: the exchange's challenge and nonce, the
+/// device and what it reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacInput<'a> {
+    /// The challenge from step 1.
+    pub challenge: &'a [u8; CHALLENGE_LEN],
+    /// The device's fresh nonce.
+    pub device_nonce: &'a [u8; DEVICE_NONCE_LEN],
+    /// The requesting device (validated `[a-z0-9._-]{1,64}`, so it holds no `0x00`).
+    pub device_id: &'a str,
+    /// The request's `last_error`, if it has one.
+    pub last_error: Option<LastError>,
+}
+
+fn provision_hmac(secret: &DeviceSecret, input: &MacInput<'_>) -> HmacSha256 {
     let mut mac = keyed(secret.expose_secret());
     mac.update(PROVISION_LABEL);
-    mac.update(challenge);
-    mac.update(device_nonce);
-    mac.update(device_id.as_bytes());
+    mac.update(input.challenge);
+    mac.update(input.device_nonce);
+    mac.update(input.device_id.as_bytes());
+    // The name alphabet excludes 0x00, so the separator marks the report unambiguously, and a
+    // request without one keeps the MAC it always had.
+    if let Some(last_error) = input.last_error {
+        mac.update(&[0]);
+        mac.update(last_error.as_str().as_bytes());
+    }
     mac
 }
 
 /// The request MAC:
-/// `HMAC-SHA256(device_secret, "ddlink/provision/v1" ‖ challenge ‖ device_nonce ‖ device_id)`
-/// (challenge and nonce are fixed-length raw bytes, so only the last field varies).
-pub fn provision_mac(
-    secret: &DeviceSecret,
-    challenge: &[u8; CHALLENGE_LEN],
-    device_nonce: &[u8; DEVICE_NONCE_LEN],
-    device_id: &str,
-) -> [u8; MAC_LEN] {
-    provision_hmac(secret, challenge, device_nonce, device_id)
-        .finalize()
-        .into_bytes()
-        .into()
+/// `HMAC-SHA256(device_secret, "ddlink/provision/v1" ‖ challenge ‖ device_nonce ‖ device_id
+/// [‖ 0x00 ‖ last_error])` (challenge and nonce are fixed-length raw bytes; `device_id` cannot
+/// contain `0x00`).
+pub fn provision_mac(secret: &DeviceSecret, input: &MacInput<'_>) -> [u8; MAC_LEN] {
+    provision_hmac(secret, input).finalize().into_bytes().into()
 }
 
 /// Gateway side: checks a received MAC in constant time. Any length other than [`MAC_LEN`]
 /// fails.
-pub fn verify_provision_mac(
-    secret: &DeviceSecret,
-    challenge: &[u8; CHALLENGE_LEN],
-    device_nonce: &[u8; DEVICE_NONCE_LEN],
-    device_id: &str,
-    mac: &[u8],
-) -> bool {
-    provision_hmac(secret, challenge, device_nonce, device_id)
-        .verify_slice(mac)
-        .is_ok()
+pub fn verify_provision_mac(secret: &DeviceSecret, input: &MacInput<'_>, mac: &[u8]) -> bool {
+    provision_hmac(secret, input).verify_slice(mac).is_ok()
 }
 
 /// `k = HMAC-SHA256(device_secret, "ddlink/seal/v1" ‖ challenge ‖ device_nonce)`, unique per
@@ -149,6 +151,9 @@ pub struct SealedClaims<'a> {
     pub site: Site,
     /// Gateway wall-clock time, seconds since the Unix epoch.
     pub server_time: u64,
+    /// How long the key may be used from this answer on, in seconds: the device renews before
+    /// it ends and stops submitting when it ends without a renewal.
+    pub lease_secs: u32,
 }
 
 impl SealedClaims<'_> {
@@ -162,6 +167,7 @@ impl SealedClaims<'_> {
     /// ‖ u16be(len) ‖ api_host        (Site::api_host(), e.g. "api.datadoghq.eu")
     /// ‖ u16be(len) ‖ logs_host       (Site::logs_host())
     /// ‖ u64be(server_time)
+    /// ‖ u32be(lease_secs)
     /// ```
     ///
     /// Every text field is length-prefixed and the integers are fixed-width, so two different
@@ -176,6 +182,7 @@ impl SealedClaims<'_> {
         put_prefixed(&mut cursor, &self.site.api_host())?;
         put_prefixed(&mut cursor, &self.site.logs_host())?;
         cursor.put(&self.server_time.to_be_bytes())?;
+        cursor.put(&self.lease_secs.to_be_bytes())?;
         Ok(cursor.written().len())
     }
 }

@@ -39,6 +39,9 @@ pub enum ProvisionError {
     /// The decrypted API key is empty, longer than [`API_KEY_MAX_LEN`](super::API_KEY_MAX_LEN),
     /// or not printable ASCII (it must be usable as an HTTP header value).
     InvalidApiKey,
+    /// `lease_secs` is outside [`LEASE_MIN_SECS`](super::LEASE_MIN_SECS)–
+    /// [`LEASE_MAX_SECS`](super::LEASE_MAX_SECS) (60 s to 30 days).
+    InvalidLease,
 }
 
 impl ProvisionError {
@@ -58,6 +61,7 @@ impl ProvisionError {
             ProvisionError::HostMismatch => "api_host or logs_host does not match site",
             ProvisionError::AuthenticationFailed => "sealed key failed authentication",
             ProvisionError::InvalidApiKey => "decrypted API key is not a valid header value",
+            ProvisionError::InvalidLease => "lease_secs must be 60 to 2592000 seconds",
         }
     }
 }

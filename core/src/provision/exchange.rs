@@ -5,10 +5,11 @@ use serde::de::{self, Deserializer, Visitor};
 
 use super::ProvisionError;
 use super::crypto::{
-    CHALLENGE_LEN, DEVICE_NONCE_LEN, ExchangeSecrets, MAC_LEN, SEAL_NONCE_LEN, SEALED_KEY_MAX_LEN,
-    SealedClaims, open_sealed_key, provision_mac,
+    CHALLENGE_LEN, DEVICE_NONCE_LEN, ExchangeSecrets, MAC_LEN, MacInput, SEAL_NONCE_LEN,
+    SEALED_KEY_MAX_LEN, SealedClaims, open_sealed_key, provision_mac,
 };
 use super::names::{NAME_MAX_LEN, validate_device_id, validate_fleet};
+use super::report::{LAST_ERROR_MAX_LEN, LEASE_MAX_SECS, LEASE_MIN_SECS, LastError};
 use super::secrets::{ApiKey, DeviceSecret};
 use super::wire::{Cursor, base64_len, decode_exact, decode_into};
 use crate::site::{HOST_MAX_LEN, Host, SANDBOX_DOMAIN_MAX_LEN, SandboxPolicy, Site};
@@ -21,6 +22,8 @@ pub const PROVISION_PATH: &str = "/v1/provision";
 const CHALLENGE_REQUEST_FIXED: usize = r#"{"fleet":"","device_id":""}"#.len();
 const PROVISION_REQUEST_FIXED: usize =
     r#"{"fleet":"","device_id":"","challenge":"","device_nonce":"","mac":""}"#.len();
+/// `,"last_error":""` around the value, when the request carries one.
+const LAST_ERROR_FIELD: usize = r#","last_error":"""#.len();
 
 /// Largest step-1 request body (both names 64 bytes): size the buffer with this.
 pub const CHALLENGE_REQUEST_MAX_LEN: usize = CHALLENGE_REQUEST_FIXED + 2 * NAME_MAX_LEN;
@@ -29,7 +32,9 @@ pub const PROVISION_REQUEST_MAX_LEN: usize = PROVISION_REQUEST_FIXED
     + 2 * NAME_MAX_LEN
     + base64_len(CHALLENGE_LEN)
     + base64_len(DEVICE_NONCE_LEN)
-    + base64_len(MAC_LEN);
+    + base64_len(MAC_LEN)
+    + LAST_ERROR_FIELD
+    + LAST_ERROR_MAX_LEN;
 
 /// Longest response body the parsers look at. Anything longer is
 /// [`ProvisionError::MalformedBody`] (a v1 approval is about 400 bytes).
@@ -178,6 +183,9 @@ pub struct Provisioned {
     /// Gateway wall clock, seconds since the Unix epoch, as of the answer (a trusted time
     /// source for `clock`: a replayed answer cannot authenticate, see the module docs).
     pub server_time: u64,
+    /// Seconds the key may be used from the answer on, [`LEASE_MIN_SECS`]–[`LEASE_MAX_SECS`]:
+    /// renew well before (at about 80 %), and stop submitting when it ends without a renewal.
+    pub lease_secs: u32,
 }
 
 /// The gateway's answer to step 2.
@@ -215,6 +223,7 @@ pub struct ProvisionExchange<'a> {
     identity: DeviceIdentity<'a>,
     challenge: [u8; CHALLENGE_LEN],
     device_nonce: [u8; DEVICE_NONCE_LEN],
+    last_error: Option<LastError>,
 }
 
 impl<'a> ProvisionExchange<'a> {
@@ -229,7 +238,16 @@ impl<'a> ProvisionExchange<'a> {
             identity,
             challenge: challenge.bytes,
             device_nonce,
+            last_error: None,
         }
+    }
+
+    /// Reports why the device provisions again (`"last_error"` in the request, covered by the
+    /// MAC), e.g. [`LastError::Forbidden`] after Datadog refused its key.
+    #[must_use]
+    pub fn with_last_error(mut self, last_error: LastError) -> Self {
+        self.last_error = Some(last_error);
+        self
     }
 
     fn secrets(&self) -> ExchangeSecrets<'_> {
@@ -241,23 +259,30 @@ impl<'a> ProvisionExchange<'a> {
     }
 
     /// Writes the step-2 body
-    /// `{"fleet","device_id","challenge","device_nonce","mac"}` (binary fields in padded
-    /// standard base64) and returns its length (at most [`PROVISION_REQUEST_MAX_LEN`]).
-    /// On `BufferTooSmall` nothing was written.
+    /// `{"fleet","device_id","challenge","device_nonce"[,"last_error"],"mac"}` (binary fields
+    /// in padded standard base64) and returns its length (at most
+    /// [`PROVISION_REQUEST_MAX_LEN`]). On `BufferTooSmall` nothing was written.
     pub fn write_request(&self, out: &mut [u8]) -> Result<usize, ProvisionError> {
         let identity = &self.identity;
+        let report_len = self
+            .last_error
+            .map_or(0, |last_error| LAST_ERROR_FIELD + last_error.as_str().len());
         let total = PROVISION_REQUEST_FIXED
             + identity.fleet.len()
             + identity.device_id.len()
             + base64_len(CHALLENGE_LEN)
             + base64_len(DEVICE_NONCE_LEN)
-            + base64_len(MAC_LEN);
+            + base64_len(MAC_LEN)
+            + report_len;
         let out = out.get_mut(..total).ok_or(ProvisionError::BufferTooSmall)?;
         let mac = provision_mac(
             identity.secret,
-            &self.challenge,
-            &self.device_nonce,
-            identity.device_id,
+            &MacInput {
+                challenge: &self.challenge,
+                device_nonce: &self.device_nonce,
+                device_id: identity.device_id,
+                last_error: self.last_error,
+            },
         );
         let mut cursor = Cursor::new(out);
         cursor.put(br#"{"fleet":""#)?;
@@ -268,6 +293,10 @@ impl<'a> ProvisionExchange<'a> {
         cursor.put_base64(&self.challenge)?;
         cursor.put(br#"","device_nonce":""#)?;
         cursor.put_base64(&self.device_nonce)?;
+        if let Some(last_error) = self.last_error {
+            cursor.put(br#"","last_error":""#)?;
+            cursor.put(last_error.as_str().as_bytes())?;
+        }
         cursor.put(br#"","mac":""#)?;
         cursor.put_base64(&mac)?;
         cursor.put(br#""}"#)?;
@@ -311,6 +340,10 @@ impl<'a> ProvisionExchange<'a> {
         };
         let key_version = fields.key_version.ok_or(ProvisionError::MalformedBody)?;
         let server_time = fields.server_time.ok_or(ProvisionError::MalformedBody)?;
+        let lease_secs = fields.lease_secs.ok_or(ProvisionError::MalformedBody)?;
+        if !(LEASE_MIN_SECS..=LEASE_MAX_SECS).contains(&lease_secs) {
+            return Err(ProvisionError::InvalidLease);
+        }
         let site = parse_site(required(&fields.site)?.as_str(), sandbox)?;
         let api_host = site.api_host();
         let logs_host = site.logs_host();
@@ -330,6 +363,7 @@ impl<'a> ProvisionExchange<'a> {
             key_version,
             site,
             server_time,
+            lease_secs,
         };
         let api_key = open_sealed_key(&self.secrets(), &claims, &nonce, sealed)?;
         Ok(Provisioned {
@@ -339,6 +373,7 @@ impl<'a> ProvisionExchange<'a> {
             api_host,
             logs_host,
             server_time,
+            lease_secs,
         })
     }
 }
@@ -424,6 +459,7 @@ struct ResponseFields {
     api_host: Option<Text>,
     logs_host: Option<Text>,
     server_time: Option<u64>,
+    lease_secs: Option<u32>,
     nonce: Option<Text>,
     sealed_key: Option<Text>,
 }

@@ -42,7 +42,8 @@
 //! match exchange.read_response(status, &response[..body_len], SandboxPolicy::Deny)? {
 //!     ProvisionOutcome::Approved(provisioned) => {
 //!         // provisioned.api_key (zeroized on drop), .site, .api_host, .logs_host,
-//!         // .key_version, .server_time (trusted: set the clock from it)
+//!         // .key_version, .server_time (trusted: set the clock from it),
+//!         // .lease_secs (renew at about 80 %, stop submitting when it ends)
 //!     }
 //!     ProvisionOutcome::Pending => { /* wait for the admin; poll every minute or so */ }
 //!     _ => { /* see the table below */ }
@@ -51,7 +52,7 @@
 //! # Ok::<(), ddlink_core::provision::ProvisionError>(())
 //! ```
 //!
-//! Buffers: [`CHALLENGE_REQUEST_MAX_LEN`] (141 B) and [`PROVISION_REQUEST_MAX_LEN`] (336 B) bound
+//! Buffers: [`CHALLENGE_REQUEST_MAX_LEN`] (141 B) and [`PROVISION_REQUEST_MAX_LEN`] (360 B) bound
 //! the request bodies; answers longer than [`RESPONSE_MAX_LEN`] (1 KiB) are refused. Reading an
 //! answer uses about 1.3 KiB of stack.
 //!
@@ -63,17 +64,26 @@
 //! |---|---|---|---|
 //! | 200 | (absent) + `challenge`, `expires_in` | [`ChallengeReply::Issued`] | do step 2 now |
 //! | 404 | `unknown_fleet` | [`ChallengeReply::UnknownFleet`] | misconfigured: retry rarely (hours) |
-//! | 200 | `approved` + claims | [`ProvisionOutcome::Approved`] | use the key, site, hosts; set the clock |
+//! | 200 | `approved` + claims | [`ProvisionOutcome::Approved`] | use the key, site, hosts; set the clock; renew at ~80 % of `lease_secs` |
 //! | 202 | `pending` | [`ProvisionOutcome::Pending`] | poll again later (≈ 1 min), from step 1 |
 //! | 401 | `unauthorized` | [`ProvisionOutcome::Unauthorized`] | back off, restart from step 1 |
-//! | 403 | `revoked` | [`ProvisionOutcome::Revoked`] | stop sending; retry rarely |
-//! | 409 | `not_connected` | [`ProvisionOutcome::NotConnected`] | gateway not linked to Datadog yet: retry later |
+//! | 403 | `revoked` | [`ProvisionOutcome::Revoked`] | stop sending at once (keep buffering); retry rarely |
+//! | 409 | `not_connected` | [`ProvisionOutcome::NotConnected`] | stop sending at once (keep buffering); retry with back-off |
 //! | 429 | `rate_limited` + `retry_after` | `RateLimited { retry_after_secs }` | wait that long (at most [`RETRY_AFTER_MAX_SECS`], 1 h) |
 //! | other | — | [`ProvisionError::UnexpectedHttpStatus`] | 5xx: back off and retry; 4xx: a bug, report it |
 //!
 //! Any `Err` from `read_response` (malformed body, failed authentication, host mismatch…) means
 //! the answer must be ignored; back off and start again at step 1. Provision at boot, after a
-//! 403 from Datadog, and when a later approval carries another `key_version`.
+//! 403 from Datadog (reporting it with [`ProvisionExchange::with_last_error`] and
+//! [`LastError::Forbidden`], so the gateway checks the key), and at about 80 % of the lease.
+//!
+//! # Leases
+//!
+//! An approval carries `lease_secs` ([`LEASE_MIN_SECS`]–[`LEASE_MAX_SECS`], 60 s to 30 days;
+//! anything else is [`ProvisionError::InvalidLease`]), bound in the AAD. The key may be used for
+//! that long after the answer; a device that has not renewed by then stops submitting (and keeps
+//! buffering). That is how a gateway decision (a revoked device, an uninstalled integration, a
+//! revoked key) reaches every device within a bounded time without any push channel.
 //!
 //! # Cryptography (exact, so other implementations can interoperate)
 //!
@@ -85,7 +95,8 @@
 //! device_secret = HMAC-SHA256(fleet_key, "ddlink/device/v1" ‖ 0x00 ‖ fleet ‖ 0x00 ‖ device_id)
 //! challenge     = 32 random bytes (gateway, single use, 60 s)
 //! device_nonce  = 16 random bytes (device, fresh per attempt)
-//! mac           = HMAC-SHA256(device_secret, "ddlink/provision/v1" ‖ challenge ‖ device_nonce ‖ device_id)
+//! mac           = HMAC-SHA256(device_secret, "ddlink/provision/v1" ‖ challenge ‖ device_nonce ‖ device_id
+//!                             [‖ 0x00 ‖ last_error])     (the suffix only when the request has last_error)
 //! k             = HMAC-SHA256(device_secret, "ddlink/seal/v1" ‖ challenge ‖ device_nonce)
 //! sealed_key    = ChaCha20-Poly1305(k, nonce(12 random bytes), api_key, aad)   (ciphertext ‖ 16-byte tag)
 //! aad           = "ddlink/aad/v1"
@@ -95,6 +106,7 @@
 //!                 ‖ u16be(len) ‖ api_host      e.g. "api.datadoghq.eu"
 //!                 ‖ u16be(len) ‖ logs_host     e.g. "http-intake.logs.datadoghq.eu"
 //!                 ‖ u64be(server_time)
+//!                 ‖ u32be(lease_secs)
 //! ```
 //!
 //! The same functions serve the gateway ([`derive_device_secret`], [`verify_provision_mac`],
@@ -137,12 +149,13 @@ mod crypto;
 mod error;
 mod exchange;
 mod names;
+mod report;
 mod secrets;
 mod wire;
 
 pub use crypto::{
     AAD_MAX_LEN, CHALLENGE_LEN, DEVICE_NONCE_LEN, ExchangeSecrets, FLEET_KEY_LEN, MAC_LEN,
-    SEAL_NONCE_LEN, SEAL_TAG_LEN, SEALED_KEY_MAX_LEN, SealedClaims, derive_device_secret,
+    MacInput, SEAL_NONCE_LEN, SEAL_TAG_LEN, SEALED_KEY_MAX_LEN, SealedClaims, derive_device_secret,
     open_sealed_key, provision_mac, seal_api_key, verify_provision_mac,
 };
 pub use error::ProvisionError;
@@ -152,4 +165,5 @@ pub use exchange::{
     RESPONSE_MAX_LEN, RETRY_AFTER_MAX_SECS, read_challenge_response,
 };
 pub use names::{NAME_MAX_LEN, validate_device_id, validate_fleet};
+pub use report::{LAST_ERROR_MAX_LEN, LEASE_MAX_SECS, LEASE_MIN_SECS, LastError};
 pub use secrets::{API_KEY_MAX_LEN, ApiKey, DEVICE_SECRET_LEN, DeviceSecret};

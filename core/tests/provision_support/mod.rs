@@ -41,6 +41,14 @@ pub fn b64(bytes: &[u8]) -> String {
     String::from_utf8(out).expect("base64 is ASCII")
 }
 
+/// Decodes padded standard base64 (test inputs only).
+pub fn hex_from_b64(text: &str) -> Vec<u8> {
+    let mut out = vec![0u8; text.len()];
+    let len = STANDARD.decode_slice(text, &mut out).expect("base64");
+    out.truncate(len);
+    out
+}
+
 /// The fields of an approval as the gateway would send them (before any tampering).
 #[derive(Debug, Clone)]
 pub struct Approval {
@@ -49,18 +57,38 @@ pub struct Approval {
     pub api_host: String,
     pub logs_host: String,
     pub server_time: u64,
+    pub lease_secs: u32,
     pub nonce: Vec<u8>,
     pub sealed_key: Vec<u8>,
 }
 
 impl Approval {
     /// Seals `api_key` exactly as the gateway does, for device `dev-1` answering
-    /// [`TEST_CHALLENGE`] with [`TEST_DEVICE_NONCE`].
+    /// [`TEST_CHALLENGE`] with [`TEST_DEVICE_NONCE`], with a lease of [`TEST_LEASE_SECS`].
     pub fn seal(
         secret: &DeviceSecret,
         site: Site,
         key_version: u32,
         server_time: u64,
+        api_key: &str,
+    ) -> Approval {
+        Self::seal_leased(
+            secret,
+            site,
+            key_version,
+            server_time,
+            TEST_LEASE_SECS,
+            api_key,
+        )
+    }
+
+    /// [`Approval::seal`] with the given lease.
+    pub fn seal_leased(
+        secret: &DeviceSecret,
+        site: Site,
+        key_version: u32,
+        server_time: u64,
+        lease_secs: u32,
         api_key: &str,
     ) -> Approval {
         let device_id = "dev-1";
@@ -72,6 +100,7 @@ impl Approval {
             key_version,
             site,
             server_time,
+            lease_secs,
         };
         let exchange = ExchangeSecrets {
             secret,
@@ -87,6 +116,7 @@ impl Approval {
             api_host: site.api_host().to_string(),
             logs_host: site.logs_host().to_string(),
             server_time,
+            lease_secs,
             nonce: nonce.to_vec(),
             sealed_key: sealed[..len].to_vec(),
         }
@@ -100,6 +130,7 @@ impl Approval {
             "api_host": self.api_host,
             "logs_host": self.logs_host,
             "server_time": self.server_time,
+            "lease_secs": self.lease_secs,
             "nonce": b64(&self.nonce),
             "sealed_key": b64(&self.sealed_key),
         })
@@ -110,4 +141,5 @@ impl Approval {
 pub const TEST_SECRET: [u8; 32] = [0x42; 32];
 pub const TEST_CHALLENGE: [u8; CHALLENGE_LEN] = [0x17; CHALLENGE_LEN];
 pub const TEST_DEVICE_NONCE: [u8; DEVICE_NONCE_LEN] = [0x99; DEVICE_NONCE_LEN];
+pub const TEST_LEASE_SECS: u32 = 3_600;
 pub const TEST_API_KEY: &str = "abcdef0123456789abcdef0123456789";

@@ -12,8 +12,8 @@ use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ddlink_core::provision::{
-    ApiKey, DeviceSecret, ExchangeSecrets, SealedClaims, derive_device_secret, seal_api_key,
-    verify_provision_mac,
+    ApiKey, DeviceSecret, ExchangeSecrets, LastError, MacInput, SealedClaims, derive_device_secret,
+    seal_api_key, verify_provision_mac,
 };
 use ddlink_core::site::Site;
 use serde_json::{Value, json};
@@ -28,17 +28,40 @@ pub struct Handout {
     pub site_domain: String,
 }
 
+/// How the stand-in answers a MAC-verified request, and what it heard.
+#[derive(Debug)]
+pub struct Policy {
+    /// Lease of every approval.
+    pub lease_secs: u32,
+    /// Answer 409 `not_connected` instead of approving.
+    pub not_connected: bool,
+    /// The `last_error` of each verified request, in order (`None`: none sent).
+    pub reports: Vec<Option<String>>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            lease_secs: 86_400,
+            not_connected: false,
+            reports: Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone)]
 struct GatewayState {
     handout: Arc<Mutex<Handout>>,
     challenges: Arc<Mutex<Vec<[u8; 32]>>>,
     approvals: Arc<Mutex<u32>>,
+    policy: Arc<Mutex<Policy>>,
 }
 
 pub struct Gateway {
     pub addr: SocketAddr,
     pub handout: Arc<Mutex<Handout>>,
     pub approvals: Arc<Mutex<u32>>,
+    pub policy: Arc<Mutex<Policy>>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -112,9 +135,32 @@ async fn provision(
     else {
         return unauthorized();
     };
-    if !verify_provision_mac(&secret, &challenge, &nonce, &device_id, &decode("mac")) {
+    let report = request["last_error"].as_str().map(str::to_owned);
+    let last_error = match report.as_deref().map(LastError::from_wire) {
+        None => None,
+        Some(Some(last_error)) => Some(last_error),
+        Some(None) => return unauthorized(),
+    };
+    let input = MacInput {
+        challenge: &challenge,
+        device_nonce: &nonce,
+        device_id: &device_id,
+        last_error,
+    };
+    if !verify_provision_mac(&secret, &input, &decode("mac")) {
         return unauthorized();
     }
+    let lease_secs = {
+        let mut policy = state.policy.lock().unwrap();
+        policy.reports.push(report);
+        if policy.not_connected {
+            return (
+                StatusCode::CONFLICT,
+                Json(json!({"status": "not_connected"})),
+            );
+        }
+        policy.lease_secs
+    };
     let handout = state.handout.lock().unwrap().clone();
     let site = Site::sandbox(&handout.site_domain).unwrap();
     let server_time = std::time::SystemTime::now()
@@ -126,6 +172,7 @@ async fn provision(
         key_version: handout.key_version,
         site,
         server_time,
+        lease_secs,
     };
     let seal_nonce: [u8; 12] = std::array::from_fn(|i| rand_byte(i as u8));
     let mut sealed = [0u8; 128];
@@ -151,6 +198,7 @@ async fn provision(
             "api_host": site.api_host().as_str(),
             "logs_host": site.logs_host().as_str(),
             "server_time": server_time,
+            "lease_secs": lease_secs,
             "nonce": STANDARD.encode(seal_nonce),
             "sealed_key": STANDARD.encode(&sealed[..len]),
         })),
@@ -168,9 +216,11 @@ pub fn gateway_on(ip: std::net::Ipv4Addr, handout: Handout) -> Gateway {
         handout: Arc::new(Mutex::new(handout)),
         challenges: Arc::default(),
         approvals: Arc::default(),
+        policy: Arc::default(),
     };
     let handout = state.handout.clone();
     let approvals = state.approvals.clone();
+    let policy = state.policy.clone();
     let app = Router::new()
         .route("/v1/provision/challenge", post(challenge))
         .route("/v1/provision", post(provision))
@@ -180,6 +230,7 @@ pub fn gateway_on(ip: std::net::Ipv4Addr, handout: Handout) -> Gateway {
         addr,
         handout,
         approvals,
+        policy,
         _runtime: runtime,
     }
 }

@@ -22,6 +22,8 @@ pub struct FleetStatus {
     /// The connection whose key its devices get (`null`: unbound, devices get `not_connected`).
     pub connection_id: Option<String>,
     pub created_at: i64,
+    /// Seconds a device may use the key from each approval.
+    pub lease_secs: u32,
 }
 
 /// Fleets and devices for `/api/status`.
@@ -45,6 +47,7 @@ pub async fn status(
             auto_approve: f.auto_approve,
             connection_id: f.connection_id,
             created_at: f.created_at,
+            lease_secs: f.lease_secs,
         })
         .collect();
     Ok(ProvisioningStatus {
@@ -84,11 +87,12 @@ pub async fn section(
                 }
             }
             table id="fleets" {
-                tr { th { "Fleet" } th { "Approval" } th { "Datadog connection" } }
+                tr { th { "Fleet" } th { "Approval" } th { "Lease" } th { "Datadog connection" } }
                 @for fleet in &status.fleets {
                     tr data-connection=(fleet.connection_id.as_deref().unwrap_or("")) {
                         td { code { (fleet.name) } }
                         td { @if fleet.auto_approve { "automatic" } @else { "by an admin" } }
+                        td.lease data-lease-secs=(fleet.lease_secs) { (lease_text(fleet.lease_secs)) }
                         td {
                             form.inline method="post" action={ "/provision/fleets/" (fleet.name) "/bind" } {
                                 input type="hidden" name="csrf" value=(csrf);
@@ -134,6 +138,16 @@ pub async fn section(
             p { small { "Revoking refuses the device's next provisioning. The Datadog API key it already holds stays valid until the organisation's key is replaced (disconnect and reconnect)." } }
         }
     })
+}
+
+/// A lease as an admin reads it: whole days, hours or minutes when it is one, else seconds.
+fn lease_text(secs: u32) -> String {
+    match secs {
+        s if s % 86_400 == 0 => format!("{} d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{} h", s / 3_600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
 }
 
 fn action_form(csrf: &str, device: &DeviceRow, action: DeviceAction, label: &str) -> Markup {

@@ -20,8 +20,8 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ddlink_core::provision::{
-    ApiKey, CHALLENGE_LEN, DEVICE_NONCE_LEN, DeviceSecret, ExchangeSecrets, MAC_LEN,
-    SEAL_NONCE_LEN, SEALED_KEY_MAX_LEN, SealedClaims, seal_api_key, validate_device_id,
+    ApiKey, CHALLENGE_LEN, DEVICE_NONCE_LEN, DeviceSecret, ExchangeSecrets, LastError, MAC_LEN,
+    MacInput, SEAL_NONCE_LEN, SEALED_KEY_MAX_LEN, SealedClaims, seal_api_key, validate_device_id,
     validate_fleet, verify_provision_mac,
 };
 use http::StatusCode;
@@ -33,9 +33,10 @@ use sha2::{Digest as _, Sha256};
 use super::Provisioning;
 use super::fleets::Lookup;
 use super::store::{ChallengeRow, Contact, DeviceState};
+use crate::store::EventKind;
 use crate::web::session::ClientAddr;
 
-/// Largest request body accepted on the device API (a v1 request is at most 336 bytes).
+/// Largest request body accepted on the device API (a v1 request is at most 360 bytes).
 pub const BODY_LIMIT: usize = 1024;
 /// Seconds a challenge stays valid.
 pub const CHALLENGE_TTL_SECS: i64 = 60;
@@ -177,6 +178,8 @@ struct ProvisionRequest {
     device_id: String,
     challenge: String,
     device_nonce: String,
+    /// Why the device provisions again (`forbidden`: Datadog answered 403 to its key).
+    last_error: Option<String>,
     mac: String,
 }
 
@@ -212,6 +215,11 @@ pub async fn provision(
         Ok(parts) => parts,
         Err(response) => return response,
     };
+    let last_error = match request.last_error.as_deref().map(LastError::from_wire) {
+        None => None,
+        Some(Some(last_error)) => Some(last_error),
+        Some(None) => return bad_request("last_error must be \"forbidden\""),
+    };
     let device_key = format!("{}/{}", request.fleet, request.device_id);
     let lookup = match provisioning
         .fleets
@@ -228,9 +236,14 @@ pub async fn provision(
     };
     // Cheap and first: the limits below only ever refuse a request whose MAC does not verify,
     // so a device holding its secret is never locked out by others' failures.
+    let mac_input = MacInput {
+        challenge: &challenge,
+        device_nonce: &device_nonce,
+        device_id: &request.device_id,
+        last_error,
+    };
     let mac_valid =
-        verify_provision_mac(&secret, &challenge, &device_nonce, &request.device_id, &mac)
-            && matches!(lookup, Lookup::Known(_));
+        verify_provision_mac(&secret, &mac_input, &mac) && matches!(lookup, Lookup::Known(_));
     if !mac_valid && let Some(wait) = provisioning.limiter.failures_blocked(&device_key, address) {
         provisioning.metrics.error("provision_rate_limited");
         return rate_limited(wait);
@@ -258,6 +271,8 @@ pub async fn provision(
             device_nonce: &device_nonce,
             address,
             auto_approve: fleet.auto_approve,
+            lease_secs: fleet.lease_secs,
+            last_error,
             tenant: &fleet.tenant,
         };
         return respond(&provisioning, &exchange).await;
@@ -277,6 +292,9 @@ struct Exchange<'a> {
     device_nonce: &'a [u8; DEVICE_NONCE_LEN],
     address: Option<IpAddr>,
     auto_approve: bool,
+    lease_secs: u32,
+    /// What the device reported, authenticated by the MAC.
+    last_error: Option<LastError>,
     /// The fleet's tenant, from the fleet's row (never from the request).
     tenant: &'a crate::tenants::TenantId,
 }
@@ -309,6 +327,12 @@ async fn respond(provisioning: &Provisioning, exchange: &Exchange<'_>) -> Respon
         Ok(device_state) => device_state,
         Err(error) => return internal("recording a device", &error),
     };
+    if let Some(last_error) = exchange.last_error
+        && device_state == DeviceState::Approved
+    {
+        let connection_id = connection.as_ref().map(|(record, _)| record.id.as_str());
+        report_last_error(provisioning, exchange, last_error, connection_id, now).await;
+    }
     match (device_state, connection) {
         (DeviceState::Revoked, _) => answer(StatusCode::FORBIDDEN, json!({"status": "revoked"})),
         (DeviceState::Pending, _) => answer(StatusCode::ACCEPTED, json!({"status": "pending"})),
@@ -328,6 +352,7 @@ async fn respond(provisioning: &Provisioning, exchange: &Exchange<'_>) -> Respon
                 key_version,
                 site,
                 server_time: u64::try_from(now).unwrap_or(0),
+                lease_secs: exchange.lease_secs,
             };
             let Ok(api_key) = ApiKey::new(api_key.expose_secret()) else {
                 return internal("sealing the key", &"stored API key is not a header value");
@@ -354,10 +379,51 @@ async fn respond(provisioning: &Provisioning, exchange: &Exchange<'_>) -> Respon
                     "api_host": site.api_host().as_str(),
                     "logs_host": site.logs_host().as_str(),
                     "server_time": claims.server_time,
+                    "lease_secs": claims.lease_secs,
                     "nonce": B64.encode(nonce),
                     "sealed_key": B64.encode(&sealed[..len]),
                 }),
             )
         }
     }
+}
+
+/// Records an approved device's report as an event and, for a 403 from Datadog, asks for a
+/// check of the key of the connection it was handed (none when the connection is already not
+/// usable: the device will get `not_connected`). A failure to record is logged, not answered:
+/// the device's provisioning does not depend on it.
+async fn report_last_error(
+    provisioning: &Provisioning,
+    exchange: &Exchange<'_>,
+    last_error: LastError,
+    connection_id: Option<&str>,
+    now: i64,
+) {
+    let request = exchange.request;
+    let queued = match (last_error, connection_id) {
+        (LastError::Forbidden, Some(connection)) if provisioning.key_checks.request(connection) => {
+            format!("key check of connection {connection} requested")
+        }
+        (LastError::Forbidden, Some(connection)) => {
+            format!("a key check of connection {connection} is already waiting")
+        }
+        _ => "its connection is not usable".to_owned(),
+    };
+    provisioning
+        .metrics
+        .error("provision_device_reported_forbidden");
+    let message = format!(
+        "{}/{} reported that Datadog refused its key ({}); {queued}",
+        request.fleet,
+        request.device_id,
+        last_error.as_str()
+    );
+    if let Err(error) = provisioning
+        .events
+        .record_event(exchange.tenant, now, EventKind::Device, &message)
+        .await
+    {
+        tracing::warn!(%error, "recording a device's last_error failed");
+    }
+    tracing::info!(fleet = %request.fleet, device_id = %request.device_id, last_error = last_error.as_str(), "device reported an error");
 }

@@ -28,6 +28,10 @@ pub enum FleetCommand {
         /// Approve devices of this fleet on their first valid contact.
         #[arg(long)]
         auto_approve: bool,
+        /// Seconds a device may use the key from each provisioning answer, 60 to 2592000 (30
+        /// days); it renews at about 80 % and stops sending when the lease ends unrenewed.
+        #[arg(long, default_value_t = u64::from(fleets::DEFAULT_LEASE_SECS))]
+        lease_secs: u64,
         #[command(flatten)]
         settings: ServeArgs,
     },
@@ -95,8 +99,11 @@ pub async fn run_fleet(command: &FleetCommand) -> anyhow::Result<String> {
             tenant,
             connection,
             auto_approve,
+            lease_secs,
             settings,
         } => {
+            // Checked before the database is opened: a typo should not need a running store.
+            let lease_secs = fleets::lease_secs(*lease_secs)?;
             let (gateway, tenant, store) = open_tenant(settings, tenant).await?;
             let state = gateway.state();
             let spec = FleetSpec {
@@ -105,7 +112,9 @@ pub async fn run_fleet(command: &FleetCommand) -> anyhow::Result<String> {
                 auto_approve: *auto_approve,
                 connection_id: connection.as_deref(),
             };
-            let created = fleets::create(&store, &state.keys, &spec, state.clock.now()).await;
+            let created =
+                fleets::create_leased(&store, &state.keys, &spec, lease_secs, state.clock.now())
+                    .await;
             state.db.close().await;
             created?;
             let approval = if *auto_approve {
@@ -115,7 +124,7 @@ pub async fn run_fleet(command: &FleetCommand) -> anyhow::Result<String> {
             };
             let binding = connection.as_deref().unwrap_or("none");
             Ok(format!(
-                "fleet `{name}` of tenant `{tenant}` created (approval: {approval}; connection: {binding})\n"
+                "fleet `{name}` of tenant `{tenant}` created (approval: {approval}; connection: {binding}; lease: {lease_secs} s)\n"
             ))
         }
         FleetCommand::Bind {
@@ -154,8 +163,8 @@ pub async fn run_fleet(command: &FleetCommand) -> anyhow::Result<String> {
                 let connection = fleet.connection_id.as_deref().unwrap_or("unbound");
                 let _ = writeln!(
                     out,
-                    "{}\t{approval}\t{devices} devices\t{connection}",
-                    fleet.name
+                    "{}\t{approval}\t{devices} devices\t{connection}\tlease {} s",
+                    fleet.name, fleet.lease_secs
                 );
             }
             Ok(out)

@@ -5,13 +5,21 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ddlink_core::provision::{DeviceSecret, FLEET_KEY_LEN, derive_device_secret, validate_fleet};
+use ddlink_core::provision::{
+    DeviceSecret, FLEET_KEY_LEN, LEASE_MAX_SECS, LEASE_MIN_SECS, derive_device_secret,
+    validate_fleet,
+};
 use zeroize::Zeroizing;
 
 use super::store::{FLEETS, FleetRow, NewFleet, ProvisionStore};
 use crate::crypto::{CryptoError, KeyRing, SealContext};
 use crate::store::StoreError;
 use crate::tenants::TenantId;
+
+/// The lease of a fleet created without one: a day, so a gateway decision (a revoked device or
+/// key, an uninstalled integration) reaches every device within a day even if it cannot reach
+/// the gateway in between.
+pub const DEFAULT_LEASE_SECS: u32 = 86_400;
 
 /// How long an opened fleet key is reused before the row is read again.
 const CACHE_TTL: Duration = Duration::from_secs(30);
@@ -26,6 +34,10 @@ pub enum FleetError {
     Exists(String),
     #[error("no fleet named `{0}`")]
     Unknown(String),
+    #[error(
+        "a lease must be {LEASE_MIN_SECS} to {LEASE_MAX_SECS} seconds (1 minute to 30 days), not {0}"
+    )]
+    InvalidLease(u64),
     #[error("the tenant has no connection `{0}`")]
     UnknownConnection(String),
     #[error(transparent)]
@@ -40,6 +52,8 @@ pub struct Fleet {
     pub tenant: TenantId,
     key: Zeroizing<[u8; FLEET_KEY_LEN]>,
     pub auto_approve: bool,
+    /// Seconds a device may use the key from each approval.
+    pub lease_secs: u32,
 }
 
 impl std::fmt::Debug for Fleet {
@@ -48,6 +62,7 @@ impl std::fmt::Debug for Fleet {
             .field("name", &self.name)
             .field("tenant", &self.tenant)
             .field("auto_approve", &self.auto_approve)
+            .field("lease_secs", &self.lease_secs)
             .finish_non_exhaustive()
     }
 }
@@ -82,7 +97,16 @@ fn open(keys: &KeyRing, row: &FleetRow) -> Result<Fleet, FleetError> {
         tenant: row.tenant.clone(),
         key: Zeroizing::new(key),
         auto_approve: row.auto_approve,
+        lease_secs: row.lease_secs,
     })
+}
+
+/// A lease in seconds, if it is within what devices accept (60 s to 30 days).
+pub fn lease_secs(secs: u64) -> Result<u32, FleetError> {
+    u32::try_from(secs)
+        .ok()
+        .filter(|secs| (LEASE_MIN_SECS..=LEASE_MAX_SECS).contains(secs))
+        .ok_or(FleetError::InvalidLease(secs))
 }
 
 /// What a new fleet is.
@@ -96,14 +120,27 @@ pub struct FleetSpec<'a> {
     pub connection_id: Option<&'a str>,
 }
 
-/// Creates a fleet of a tenant with a fresh random key.
+/// Creates a fleet of a tenant with a fresh random key and the [`DEFAULT_LEASE_SECS`] lease.
 pub async fn create(
     store: &ProvisionStore,
     keys: &KeyRing,
     spec: &FleetSpec<'_>,
     now: i64,
 ) -> Result<Fleet, FleetError> {
+    create_leased(store, keys, spec, DEFAULT_LEASE_SECS, now).await
+}
+
+/// Creates a fleet of a tenant with a fresh random key whose devices get `lease_secs` leases
+/// (checked with [`lease_secs`]).
+pub async fn create_leased(
+    store: &ProvisionStore,
+    keys: &KeyRing,
+    spec: &FleetSpec<'_>,
+    lease_secs: u32,
+    now: i64,
+) -> Result<Fleet, FleetError> {
     let name = spec.name;
+    let lease_secs = self::lease_secs(u64::from(lease_secs))?;
     validate_fleet(name).map_err(|_| FleetError::InvalidName)?;
     if let Some(connection) = spec.connection_id
         && !store.has_connection(spec.tenant, connection).await?
@@ -119,6 +156,7 @@ pub async fn create(
         auto_approve: spec.auto_approve,
         connection_id: spec.connection_id,
         created_at: now,
+        lease_secs,
     };
     if !store.insert_fleet(spec.tenant, &row).await? {
         return Err(FleetError::Exists(name.to_owned()));
@@ -128,6 +166,7 @@ pub async fn create(
         tenant: spec.tenant.clone(),
         key,
         auto_approve: spec.auto_approve,
+        lease_secs,
     })
 }
 
@@ -240,6 +279,7 @@ impl FleetCache {
                 tenant: TenantId::default_tenant(),
                 key: Zeroizing::new([0; FLEET_KEY_LEN]),
                 auto_approve: false,
+                lease_secs: DEFAULT_LEASE_SECS,
             }),
         })
     }

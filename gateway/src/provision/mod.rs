@@ -11,7 +11,16 @@
 //!   fleets are answered exactly like known ones.
 //! - [`admin`]: the fleets-and-devices section of the admin page with CSRF-checked approve /
 //!   revoke, and the `fleets`/`devices` part of `/api/status`.
-//! - [`store`]: the SQL (migrations `*_provision.sql` for SQLite and PostgreSQL).
+//! - [`store`]: the SQL (migrations `*_provision*.sql` for SQLite and PostgreSQL).
+//! - [`key_checks`]: when a device reports `"last_error":"forbidden"` (Datadog answered 403 to
+//!   its key), the report is an event and the fleet's connection is queued for an immediate key
+//!   check, at most once per connection; the validating task takes the receiving end with
+//!   [`Provisioning::take_key_check_receiver`].
+//!
+//! Every approval carries the fleet's lease (`lease_secs`, [`fleets::DEFAULT_LEASE_SECS`]
+//! unless `fleet create --lease-secs` set another): devices renew at about 80 % of it and stop
+//! sending when it ends unrenewed, so refusing a device (revoked, `not_connected`) takes effect
+//! on all of them within one lease.
 //!
 //! Each fleet belongs to a tenant and is bound to one of that tenant's connections (or none);
 //! an approved device gets only that connection's key (`not_connected` without a usable one).
@@ -26,11 +35,12 @@ pub mod admin;
 pub mod api;
 pub mod cli;
 pub mod fleets;
+pub mod key_checks;
 pub mod limiter;
 pub mod store;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
 use axum::extract::FromRef;
@@ -71,6 +81,9 @@ pub struct Provisioning {
     pub events: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
+    /// Connections to check with Datadog now (devices reported 403s).
+    pub key_checks: key_checks::KeyCheckRequests,
+    key_check_receiver: Mutex<Option<key_checks::KeyCheckReceiver>>,
     issued: AtomicU64,
 }
 
@@ -88,6 +101,7 @@ pub struct ProvisioningParts {
 
 impl Provisioning {
     pub fn new(parts: ProvisioningParts) -> Self {
+        let (key_checks, key_check_receiver) = key_checks::key_check_channel();
         Self {
             store: store::ProvisionStore::new(parts.db),
             fleets: fleets::FleetCache::default(),
@@ -97,8 +111,19 @@ impl Provisioning {
             events: parts.events,
             metrics: parts.metrics,
             clock: parts.clock,
+            key_checks,
+            key_check_receiver: Mutex::new(Some(key_check_receiver)),
             issued: AtomicU64::new(0),
         }
+    }
+
+    /// The receiving end of [`Provisioning::key_checks`], for the task that validates
+    /// connections; `None` once taken (there is one receiver).
+    pub fn take_key_check_receiver(&self) -> Option<key_checks::KeyCheckReceiver> {
+        self.key_check_receiver
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// Deletes expired challenges every [`PURGE_EVERY`] issues (unused challenges would

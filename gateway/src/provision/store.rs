@@ -64,6 +64,8 @@ pub struct FleetRow {
     /// `not_connected`).
     pub connection_id: Option<String>,
     pub created_at: i64,
+    /// Seconds a device may use the key from each approval (`docs/PROTOCOL.md`, leases).
+    pub lease_secs: u32,
 }
 
 /// A fleet to insert (its tenant is given separately).
@@ -74,9 +76,11 @@ pub struct NewFleet<'a> {
     pub auto_approve: bool,
     pub connection_id: Option<&'a str>,
     pub created_at: i64,
+    pub lease_secs: u32,
 }
 
-const FLEET_COLUMNS: &str = "name, tenant_id, fleet_key, auto_approve, connection_id, created_at";
+const FLEET_COLUMNS: &str =
+    "name, tenant_id, fleet_key, auto_approve, connection_id, created_at, lease_secs";
 
 /// A device as shown on the admin page and in `/api/status`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -144,8 +148,8 @@ impl ProvisionStore {
         fleet: &NewFleet<'_>,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
-            "INSERT INTO provision_fleets (name, tenant_id, fleet_key, auto_approve, connection_id, created_at) \
-             VALUES ($1, $2, $3, $4, (SELECT id FROM connections WHERE id = $5 AND tenant_id = $2), $6) \
+            "INSERT INTO provision_fleets (name, tenant_id, fleet_key, auto_approve, connection_id, created_at, lease_secs) \
+             VALUES ($1, $2, $3, $4, (SELECT id FROM connections WHERE id = $5 AND tenant_id = $2), $6, $7) \
              ON CONFLICT (name) DO NOTHING",
         )
         .bind(fleet.name)
@@ -154,6 +158,7 @@ impl ProvisionStore {
         .bind(i64::from(fleet.auto_approve))
         .bind(fleet.connection_id)
         .bind(fleet.created_at)
+        .bind(i64::from(fleet.lease_secs))
         .execute(self.db.pool())
         .await?;
         Ok(result.rows_affected() == 1)
@@ -419,5 +424,9 @@ fn fleet_from(row: &sqlx::any::AnyRow) -> Result<FleetRow, StoreError> {
         auto_approve: row.try_get::<i64, _>(3)? != 0,
         connection_id: row.try_get(4)?,
         created_at: row.try_get(5)?,
+        lease_secs: u32::try_from(row.try_get::<i64, _>(6)?).map_err(|_| StoreError::Corrupt {
+            table: FLEETS,
+            column: "lease_secs",
+        })?,
     })
 }

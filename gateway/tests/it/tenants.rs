@@ -852,6 +852,7 @@ async fn the_tenant_and_fleet_commands_create_invite_and_bind() {
         tenant: "acme".into(),
         connection: Some("org-cli".into()),
         auto_approve: false,
+        lease_secs: 86_400,
         settings: settings(),
     })
     .await
@@ -863,6 +864,7 @@ async fn the_tenant_and_fleet_commands_create_invite_and_bind() {
         tenant: "default".into(),
         connection: Some("org-cli".into()),
         auto_approve: false,
+        lease_secs: 86_400,
         settings: settings(),
     })
     .await
