@@ -17,6 +17,7 @@ use crate::crypto::{CryptoError, KeyRing, MasterKey, SealContext, random_token};
 use crate::datadog::{ClientCredentials, Datadog};
 use crate::http_client::{AllowList, Outbound, ReqwestTransport, Transport};
 use crate::metrics::Metrics;
+use crate::provision::key_checks::KeyCheckReceiver;
 use crate::provision::{self, Provisioning, ProvisioningParts};
 use crate::state::AppState;
 use crate::store::{Db, SEALED_COLUMNS, SealedColumn, SqlStore, Store};
@@ -192,14 +193,29 @@ impl Gateway {
 
 impl Gateway {
     /// Validates every active connection every `validate_interval` (the first pass at start),
-    /// until shutdown.
+    /// and a connection at once when a device of its fleet reports that Datadog refused its
+    /// key, until shutdown.
     async fn validate_loop(&self, cancel: CancellationToken) {
         let mut interval = tokio::time::interval(self.state.config.timings.validate_interval);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reports = self.state.provisioning.take_key_check_receiver();
+        if reports.is_none() {
+            tracing::warn!(
+                "device key reports are received elsewhere; validating on schedule only"
+            );
+        }
         loop {
             tokio::select! {
                 () = cancel.cancelled() => return,
                 _ = interval.tick() => {}
+                requested = next_key_check(&mut reports) => {
+                    match requested {
+                        Some(connection_id) => self.validate_reported(&connection_id).await,
+                        // Provisioning is gone (shutting down): schedule only.
+                        None => reports = None,
+                    }
+                    continue;
+                }
             }
             // A pass is not interrupted half-way, like an upkeep round.
             match upkeep::validate_all(&self.state).await {
@@ -213,6 +229,40 @@ impl Gateway {
                 }
             }
         }
+    }
+}
+
+impl Gateway {
+    /// Checks the key of a connection a device reported as refused by Datadog.
+    async fn validate_reported(&self, connection_id: &str) {
+        let checked = match self.state.store.connection_owner(connection_id).await {
+            Ok(Some(tenant)) => upkeep::validate_connection(&self.state, &tenant, connection_id)
+                .await
+                .map(Some),
+            Ok(None) => Ok(None),
+            Err(error) => Err(error),
+        };
+        match checked {
+            Ok(outcome) => {
+                tracing::info!(
+                    connection = connection_id,
+                    ?outcome,
+                    "key checked after a device's report"
+                );
+            }
+            Err(error) => {
+                self.state.metrics.error("validate");
+                tracing::warn!(connection = connection_id, error = %error, "key check after a device's report failed");
+            }
+        }
+    }
+}
+
+/// The next requested key check; pending for ever without a receiver.
+async fn next_key_check(reports: &mut Option<KeyCheckReceiver>) -> Option<String> {
+    match reports {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -40,7 +40,7 @@ pub enum ProvisionError {
     /// or not printable ASCII (it must be usable as an HTTP header value).
     InvalidApiKey,
     /// `lease_secs` is outside [`LEASE_MIN_SECS`](super::LEASE_MIN_SECS)–
-    /// [`LEASE_MAX_SECS`](super::LEASE_MAX_SECS) (60 s to 30 days).
+    /// [`LEASE_MAX_SECS`](super::LEASE_MAX_SECS) (10 s to 30 days).
     InvalidLease,
 }
 
@@ -61,7 +61,7 @@ impl ProvisionError {
             ProvisionError::HostMismatch => "api_host or logs_host does not match site",
             ProvisionError::AuthenticationFailed => "sealed key failed authentication",
             ProvisionError::InvalidApiKey => "decrypted API key is not a valid header value",
-            ProvisionError::InvalidLease => "lease_secs must be 60 to 2592000 seconds",
+            ProvisionError::InvalidLease => "lease_secs must be 10 to 2592000 seconds",
         }
     }
 }

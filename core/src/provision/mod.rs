@@ -79,7 +79,7 @@
 //!
 //! # Leases
 //!
-//! An approval carries `lease_secs` ([`LEASE_MIN_SECS`]–[`LEASE_MAX_SECS`], 60 s to 30 days;
+//! An approval carries `lease_secs` ([`LEASE_MIN_SECS`]–[`LEASE_MAX_SECS`], 10 s to 30 days;
 //! anything else is [`ProvisionError::InvalidLease`]), bound in the AAD. The key may be used for
 //! that long after the answer; a device that has not renewed by then stops submitting (and keeps
 //! buffering). That is how a gateway decision (a revoked device, an uninstalled integration, a

@@ -28,7 +28,7 @@ pub enum FleetCommand {
         /// Approve devices of this fleet on their first valid contact.
         #[arg(long)]
         auto_approve: bool,
-        /// Seconds a device may use the key from each provisioning answer, 60 to 2592000 (30
+        /// Seconds a device may use the key from each provisioning answer, 10 to 2592000 (30
         /// days); it renews at about 80 % and stops sending when the lease ends unrenewed.
         #[arg(long, default_value_t = u64::from(fleets::DEFAULT_LEASE_SECS))]
         lease_secs: u64,

@@ -35,7 +35,7 @@ pub enum FleetError {
     #[error("no fleet named `{0}`")]
     Unknown(String),
     #[error(
-        "a lease must be {LEASE_MIN_SECS} to {LEASE_MAX_SECS} seconds (1 minute to 30 days), not {0}"
+        "a lease must be {LEASE_MIN_SECS} to {LEASE_MAX_SECS} seconds (10 s to 30 days), not {0}"
     )]
     InvalidLease(u64),
     #[error("the tenant has no connection `{0}`")]
@@ -101,7 +101,7 @@ fn open(keys: &KeyRing, row: &FleetRow) -> Result<Fleet, FleetError> {
     })
 }
 
-/// A lease in seconds, if it is within what devices accept (60 s to 30 days).
+/// A lease in seconds, if it is within what devices accept (10 s to 30 days).
 pub fn lease_secs(secs: u64) -> Result<u32, FleetError> {
     u32::try_from(secs)
         .ok()

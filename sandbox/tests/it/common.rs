@@ -2,7 +2,7 @@
 //! configuration built on the gateway tests' production-style one.
 
 use ddlink_core::provision::{
-    ChallengeReply, DeviceIdentity, ProvisionError, ProvisionExchange, ProvisionOutcome,
+    ChallengeReply, DeviceIdentity, LastError, ProvisionError, ProvisionExchange, ProvisionOutcome,
     read_challenge_response,
 };
 use ddlink_core::site::{SandboxPolicy, Site};
@@ -34,6 +34,18 @@ pub async fn provision(
     device_id: &str,
     policy: SandboxPolicy,
 ) -> Result<ProvisionOutcome, ProvisionError> {
+    provision_reporting(gateway_url, fleet, fleet_key_hex, device_id, policy, None).await
+}
+
+/// [`provision`], reporting `last_error` (what Datadog answered the device's key).
+pub async fn provision_reporting(
+    gateway_url: &url::Url,
+    fleet: &str,
+    fleet_key_hex: &str,
+    device_id: &str,
+    policy: SandboxPolicy,
+    last_error: Option<LastError>,
+) -> Result<ProvisionOutcome, ProvisionError> {
     let key: Vec<u8> = (0..fleet_key_hex.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&fleet_key_hex[i..i + 2], 16).unwrap())
@@ -57,7 +69,10 @@ pub async fn provision(
     };
     let mut nonce = [0u8; 16];
     getrandom::fill(&mut nonce).unwrap();
-    let exchange = ProvisionExchange::new(identity, &challenge, nonce);
+    let mut exchange = ProvisionExchange::new(identity, &challenge, nonce);
+    if let Some(last_error) = last_error {
+        exchange = exchange.with_last_error(last_error);
+    }
     let len = exchange.write_request(&mut body).unwrap();
     let reply = http
         .post(gateway_url.join("v1/provision").unwrap())

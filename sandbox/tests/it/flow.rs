@@ -3,6 +3,8 @@
 use ddlink_gateway::tenants::TenantId;
 use std::time::Duration;
 
+use ddlink_core::provision::{LastError, ProvisionOutcome};
+use ddlink_core::site::SandboxPolicy;
 use ddlink_emulator::{
     Decision, Emulator, EmulatorConfig, EmulatorHandle, FaultAction, FaultSpec, HeadlessBrowser,
     OAuthClient,
@@ -541,6 +543,51 @@ async fn a_key_revoked_mid_run_is_seen_within_seconds_and_a_reconnect_brings_a_n
     assert_ne!(new_key, first_key);
     assert_eq!(new_version, version + 1);
     assert_eq!(key_version(&world).await, i64::from(new_version));
+    world.shutdown().await;
+}
+
+/// No scheduled check comes in time here (the interval is an hour, and its first pass ran
+/// before anything was connected): only the device's report can make the gateway look.
+#[tokio::test]
+async fn a_device_reporting_forbidden_makes_the_gateway_check_the_key_at_once() {
+    let (_dir, world) = start_sandbox().await;
+    world.connect().await.unwrap();
+    let (key, _) = provision(&world, "kl-3").await.expect("connected");
+    let key_id = world
+        .emulator()
+        .api_keys()
+        .into_iter()
+        .find(|k| k.key == key)
+        .unwrap()
+        .id;
+    assert!(world.emulator().revoke_api_key(&key_id));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        world
+            .state()
+            .connections
+            .statuses(&TenantId::default_tenant())
+            .await
+            .unwrap()[0]
+            .state,
+        ConnectionState::Active,
+        "nothing checked the key before the report"
+    );
+    let reported = crate::common::provision_reporting(
+        world.gateway_url(),
+        world.fleet(),
+        world.fleet_key_hex().expose_secret(),
+        "kl-3",
+        SandboxPolicy::Allow,
+        Some(LastError::Forbidden),
+    )
+    .await;
+    assert!(
+        matches!(reported, Ok(ProvisionOutcome::Approved(_))),
+        "the report itself is answered as usual"
+    );
+    wait_for_state(&world, ConnectionState::KeyRevoked).await;
+    assert_eq!(provision(&world, "kl-3").await, None, "not_connected");
     world.shutdown().await;
 }
 
