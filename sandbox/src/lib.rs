@@ -61,6 +61,10 @@ pub struct SandboxOptions {
     pub tenants: usize,
     /// The gateway's database; `None` keeps SQLite in the state directory.
     pub database: Option<DbOptions>,
+    /// The lease of the sandbox fleets' devices, in seconds; `None`: the gateway's default
+    /// (one day). A short one shows a decision (an uninstall, a revoked device) reaching every
+    /// device within it.
+    pub fleet_lease_secs: Option<u32>,
 }
 
 /// One tenant of the sandbox: its emulated org, its fleet, and how its admin signs in.
@@ -236,7 +240,10 @@ pub async fn start_validating_every(
                 format!("demo-{i}"),
             )
         };
-        let fleet_key_hex = create_fleet(&state, &id, &fleet).await?;
+        let lease_secs = options
+            .fleet_lease_secs
+            .unwrap_or(fleets::DEFAULT_LEASE_SECS);
+        let fleet_key_hex = create_fleet(&state, &id, &fleet, lease_secs).await?;
         sandbox_tenants.push(SandboxTenant {
             id,
             admin_user,
@@ -301,6 +308,7 @@ async fn create_fleet(
     state: &AppState,
     tenant: &TenantId,
     name: &str,
+    lease_secs: u32,
 ) -> anyhow::Result<SecretString> {
     let fleet = fleets::ensure(
         &ProvisionStore::new(state.db.clone()),
@@ -311,6 +319,7 @@ async fn create_fleet(
             auto_approve: true,
             connection_id: None,
         },
+        lease_secs,
         state.clock.now(),
     )
     .await

@@ -29,6 +29,9 @@ struct Args {
     /// state directory. Also `DDLINK_SANDBOX_DATABASE_URL`.
     #[arg(long, env = "DDLINK_SANDBOX_DATABASE_URL", hide_env_values = true)]
     database: Option<String>,
+    /// The sandbox fleets' device lease in seconds (10 to 2592000; by default one day).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(10..=2_592_000))]
+    lease_secs: Option<u32>,
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         state_dir: args.state_dir,
         tenants: usize::from(args.tenants),
         database: args.database.map(ddlink_sandbox::DbOptions::new),
+        fleet_lease_secs: args.lease_secs,
     })
     .await?;
     if args.connect {

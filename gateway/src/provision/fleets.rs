@@ -291,15 +291,17 @@ impl FleetCache {
     }
 }
 
-/// Opens the tenant's fleet `spec.name`, creating it first if it does not exist (the
-/// sandbox's fleets). A fleet of that name in another tenant is an error.
+/// Opens the tenant's fleet `spec.name`, creating it first with `lease_secs` leases if it does
+/// not exist (the sandbox's fleets; an existing one keeps its lease). A fleet of that name in
+/// another tenant is an error.
 pub async fn ensure(
     store: &ProvisionStore,
     keys: &KeyRing,
     spec: &FleetSpec<'_>,
+    lease_secs: u32,
     now: i64,
 ) -> Result<Fleet, FleetError> {
-    match create(store, keys, spec, now).await {
+    match create_leased(store, keys, spec, lease_secs, now).await {
         Err(FleetError::Exists(name)) => match store.fleet(spec.tenant, &name).await? {
             Some(row) => open(keys, &row),
             None => Err(FleetError::Exists(name)),

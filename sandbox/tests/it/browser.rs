@@ -100,6 +100,7 @@ async fn sandbox_world(dir: &std::path::Path, tenants: usize) -> SandboxHandle {
         state_dir: dir.join("state"),
         tenants,
         database: None,
+        fleet_lease_secs: None,
     })
     .await
     .unwrap()

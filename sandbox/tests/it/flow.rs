@@ -39,6 +39,7 @@ async fn start_validating_every(
             state_dir: dir.path().join("state"),
             tenants: 1,
             database: None,
+            fleet_lease_secs: None,
         },
         interval,
     )

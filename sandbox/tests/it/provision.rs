@@ -17,6 +17,7 @@ async fn the_sandbox_fleet_provisions_devices_against_the_emulator() {
         state_dir: dir.path().to_owned(),
         tenants: 1,
         database: None,
+        fleet_lease_secs: None,
     })
     .await
     .unwrap();

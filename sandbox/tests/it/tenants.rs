@@ -13,6 +13,7 @@ async fn each_tenant_connects_its_own_org_and_its_fleet_gets_only_that_key() {
         state_dir: dir.path().join("state"),
         tenants: 2,
         database: None,
+        fleet_lease_secs: None,
     })
     .await
     .unwrap();

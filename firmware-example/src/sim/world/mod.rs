@@ -82,6 +82,8 @@ pub struct WorldConfig {
     pub start_spread_ms: u64,
     /// The gateway's database; `None`: SQLite in the world's temporary state directory.
     pub database: Option<DbOptions>,
+    /// The sandbox fleets' device lease in seconds; `None`: the gateway's default (one day).
+    pub lease_secs: Option<u32>,
 }
 
 impl WorldConfig {
@@ -100,6 +102,7 @@ impl WorldConfig {
             trust: IntakeTrust::FrontCa,
             start_spread_ms: 0,
             database: None,
+            lease_secs: None,
         }
     }
 }
@@ -137,6 +140,7 @@ impl World {
             state_dir: state_dir.path().join("state"),
             tenants: config.tenants,
             database: config.database.clone(),
+            fleet_lease_secs: config.lease_secs,
         }))?;
         runtime
             .block_on(sandbox.connect())
