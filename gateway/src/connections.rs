@@ -13,7 +13,7 @@ use crate::datadog::{CreatedKey, Tokens};
 use crate::store::{
     ConnectionRecord, ConnectionState, ConnectionWrite, Store, StoreError, TokenUpdate,
 };
-use crate::tenants::TenantId;
+use crate::store::tenant::TenantId;
 
 const TABLE: &str = "connections";
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser as _;
 use ddlink_gateway::cli::{self, Cli, Command};
+use ddlink_gateway::config::layering;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -15,7 +16,7 @@ fn main() -> ExitCode {
 async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => {
-            let resolved = cli::resolve(&args)?;
+            let resolved = layering::resolve(&args)?;
             let listener = tokio::net::TcpListener::bind(resolved.listen)
                 .await
                 .with_context(|| format!("binding {}", resolved.listen))?;
@@ -23,8 +24,8 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             ddlink_gateway::run(resolved.config, listener, ddlink_gateway::shutdown_signal()).await
         }
         Command::CheckConfig(args) => {
-            let resolved = cli::resolve(&args)?;
-            print!("{}", cli::describe(&resolved));
+            let resolved = layering::resolve(&args)?;
+            print!("{}", layering::describe(&resolved));
             Ok(())
         }
         Command::HashPassword => {

@@ -1031,7 +1031,7 @@ async fn shared_vectors_match_the_gateway_derivation_and_the_cli() {
     }
 
     // Store each vector's fleet key as a fleet, then ask the CLI for the device secret.
-    let gateway = Gateway::start(ddlink_gateway::cli::resolve(&settings()).unwrap().config)
+    let gateway = Gateway::start(ddlink_gateway::config::layering::resolve(&settings()).unwrap().config)
         .await
         .unwrap();
     let state = gateway.state().clone();

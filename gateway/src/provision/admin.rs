@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::Provisioning;
 use super::store::{DeviceRow, DeviceState, ProvisionStore};
 use crate::store::{ConnectionState, EventKind, StoreError, UnknownValue};
-use crate::tenants::{TenantId, User};
+use crate::store::tenant::{TenantId, User};
 use crate::web::auth::{AdminForm, NoFields};
 use crate::web::error::WebError;
 

@@ -296,7 +296,7 @@ struct Exchange<'a> {
     /// What the device reported, authenticated by the MAC.
     last_error: Option<LastError>,
     /// The fleet's tenant, from the fleet's row (never from the request).
-    tenant: &'a crate::tenants::TenantId,
+    tenant: &'a crate::store::tenant::TenantId,
 }
 
 async fn respond(provisioning: &Provisioning, exchange: &Exchange<'_>) -> Response {

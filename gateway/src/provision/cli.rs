@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use super::fleets::{self, FleetSpec};
 use super::store::ProvisionStore;
 use crate::Gateway;
-use crate::cli::{ServeArgs, resolve};
+use crate::config::layering::{ServeArgs, resolve};
 use crate::tenants::{self, DEFAULT_TENANT, TenantId};
 
 #[derive(Debug, Subcommand)]

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use super::store::{FLEETS, FleetRow, NewFleet, ProvisionStore};
 use crate::crypto::{CryptoError, KeyRing, SealContext};
 use crate::store::StoreError;
-use crate::tenants::TenantId;
+use crate::store::tenant::TenantId;
 
 /// The lease of a fleet created without one: a day, so a gateway decision (a revoked device or
 /// key, an uninstalled integration) reaches every device within a day even if it cannot reach

@@ -8,7 +8,7 @@ use sqlx::Row as _;
 use std::sync::Arc;
 
 use crate::store::{Backend, Db, StoreError, UnknownValue};
-use crate::tenants::TenantId;
+use crate::store::tenant::TenantId;
 
 pub(crate) const FLEETS: &str = "provision_fleets";
 

@@ -5,6 +5,7 @@
 
 mod db;
 mod sql;
+pub mod tenant;
 mod transport;
 
 pub use db::{Backend, Db, DbOptions, sqlite_path, sqlite_url_for_path};
@@ -13,7 +14,7 @@ pub use transport::{PgEnvironment, TransportError, check_postgres_url};
 
 use async_trait::async_trait;
 
-use crate::tenants::{TenantId, User};
+use self::tenant::{TenantId, User};
 
 /// Store-layer errors. Messages never contain secret values (they are sealed anyway).
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use super::{
     ConnectionRecord, ConnectionState, ConnectionWrite, Db, EventKind, GatewayEvent,
     InviteAcceptance, PendingAuthorization, SealedColumn, Store, StoreError, TokenUpdate,
 };
-use crate::tenants::{OPERATOR, TenantId, User};
+use super::tenant::{OPERATOR, TenantId, User};
 
 /// The gateway's store on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use super::login_guard::SignIn;
 use super::session::ClientAddr;
 use crate::state::AppState;
 use crate::store::ConnectionState;
-use crate::tenants::TenantId;
+use crate::store::tenant::TenantId;
 
 #[derive(Debug, Serialize)]
 struct StatusConnection {
@@ -37,7 +37,7 @@ struct StatusBody {
     provisioning: crate::provision::admin::ProvisioningStatus,
     /// Every tenant's health; only for the operator.
     #[serde(skip_serializing_if = "Option::is_none")]
-    tenants: Option<Vec<crate::tenants::TenantHealth>>,
+    tenants: Option<Vec<crate::store::tenant::TenantHealth>>,
 }
 
 fn unauthorized(message: &'static str) -> Response {

@@ -21,7 +21,7 @@ use crate::clock::Clock;
 use crate::crypto::{hash_token, random_token};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
-use crate::tenants::User;
+use crate::store::tenant::User;
 
 /// What checking credentials and sessions needs.
 #[derive(Debug, Clone)]

@@ -22,7 +22,7 @@ pub enum WebError {
     #[error(transparent)]
     Datadog(#[from] crate::datadog::DatadogError),
     #[error(transparent)]
-    Tenant(#[from] crate::tenants::TenantError),
+    Tenant(#[from] crate::store::tenant::TenantError),
 }
 
 impl IntoResponse for WebError {

@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::tenants::User;
+use crate::store::tenant::User;
 
 pub const SESSION_COOKIE: &str = "ddlink_session";
 

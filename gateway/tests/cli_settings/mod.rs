@@ -4,10 +4,10 @@
 use std::path::Path;
 
 /// Command-line settings for a state directory `dir` (writes the client-secret file there).
-pub fn cli_settings(dir: &Path) -> ddlink_gateway::cli::ServeArgs {
+pub fn cli_settings(dir: &Path) -> ddlink_gateway::config::layering::ServeArgs {
     let secret_file = dir.join("client-secret");
     std::fs::write(&secret_file, "cli-secret\n").unwrap();
-    ddlink_gateway::cli::ServeArgs {
+    ddlink_gateway::config::layering::ServeArgs {
         config: None,
         listen: None,
         public_url: Some("http://127.0.0.1:8080".into()),

@@ -1,5 +1,5 @@
 //! Gateway configuration: the resolved [`Config`] the library runs on, and [`FileConfig`], the
-//! TOML file layer. Precedence (see [`crate::cli`]): flags > `DDLINK_*` environment > file >
+//! TOML file layer. Precedence (see [`layering`]): flags > `DDLINK_*` environment > file >
 //! defaults. Secrets (client secret, master key) come only from the environment or files and are
 //! held as `SecretString`, so they never reach logs or `Debug` output.
 
@@ -13,6 +13,8 @@ use serde::Deserialize;
 
 use crate::clock::Clock;
 use crate::store::DbOptions;
+
+pub mod layering;
 
 /// Problems in the configuration. Messages name the setting, never a secret value.
 #[derive(Debug, thiserror::Error)]
