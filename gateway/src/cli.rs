@@ -110,4 +110,3 @@ pub async fn run_tenant(command: &TenantCommand) -> anyhow::Result<String> {
     state.db.close().await;
     Ok(out)
 }
-

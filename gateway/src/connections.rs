@@ -10,10 +10,10 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::crypto::{CryptoError, KeyRing, SealContext};
 use crate::datadog::{CreatedKey, Tokens};
+use crate::store::tenant::TenantId;
 use crate::store::{
     ConnectionRecord, ConnectionState, ConnectionWrite, Store, StoreError, TokenUpdate,
 };
-use crate::store::tenant::TenantId;
 
 const TABLE: &str = "connections";
 

@@ -18,11 +18,11 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::crypto::{hash_token, random_token};
 use crate::state::AppState;
+use crate::store::StoreError;
 pub use crate::store::tenant::{
     ConnectionHealth, DEFAULT_TENANT, OPERATOR, ProblemEvent, TenantError, TenantHealth, TenantId,
     User, valid_name,
 };
-use crate::store::StoreError;
 
 /// How long an invite link stays valid.
 pub const INVITE_TTL_SECS: i64 = 7 * 24 * 3600;
@@ -161,4 +161,3 @@ pub async fn health(state: &AppState) -> Result<Vec<TenantHealth>, StoreError> {
     }
     Ok(out)
 }
-

@@ -1031,9 +1031,13 @@ async fn shared_vectors_match_the_gateway_derivation_and_the_cli() {
     }
 
     // Store each vector's fleet key as a fleet, then ask the CLI for the device secret.
-    let gateway = Gateway::start(ddlink_gateway::config::layering::resolve(&settings()).unwrap().config)
-        .await
-        .unwrap();
+    let gateway = Gateway::start(
+        ddlink_gateway::config::layering::resolve(&settings())
+            .unwrap()
+            .config,
+    )
+    .await
+    .unwrap();
     let state = gateway.state().clone();
     let store = ProvisionStore::new(state.db.clone());
     for vector in vectors["vectors"].as_array().unwrap() {

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Provisioning;
 use super::store::{DeviceRow, DeviceState, ProvisionStore};
-use crate::store::{ConnectionState, EventKind, StoreError, UnknownValue};
 use crate::store::tenant::{TenantId, User};
+use crate::store::{ConnectionState, EventKind, StoreError, UnknownValue};
 use crate::web::auth::{AdminForm, NoFields};
 use crate::web::error::WebError;
 

@@ -7,8 +7,8 @@ use sqlx::Row as _;
 
 use std::sync::Arc;
 
-use crate::store::{Backend, Db, StoreError, UnknownValue};
 use crate::store::tenant::TenantId;
+use crate::store::{Backend, Db, StoreError, UnknownValue};
 
 pub(crate) const FLEETS: &str = "provision_fleets";
 

@@ -4,11 +4,11 @@ use async_trait::async_trait;
 use sqlx::any::{AnyQueryResult, AnyRow};
 use sqlx::{AssertSqlSafe, Executor as _, Row as _};
 
+use super::tenant::{OPERATOR, TenantId, User};
 use super::{
     ConnectionRecord, ConnectionState, ConnectionWrite, Db, EventKind, GatewayEvent,
     InviteAcceptance, PendingAuthorization, SealedColumn, Store, StoreError, TokenUpdate,
 };
-use super::tenant::{OPERATOR, TenantId, User};
 
 /// The gateway's store on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]

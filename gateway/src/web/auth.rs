@@ -20,8 +20,8 @@ use super::session::{AdminSession, SESSION_COOKIE, cookie_value, password_matche
 use crate::clock::Clock;
 use crate::crypto::{hash_token, random_token};
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
 use crate::store::tenant::User;
+use crate::store::{Store, StoreError};
 
 /// What checking credentials and sessions needs.
 #[derive(Debug, Clone)]

@@ -25,8 +25,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::session::{Argon2Memory, password_matches_in};
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
 use crate::store::tenant::{OPERATOR, User};
+use crate::store::{Store, StoreError};
 use crate::throttle::{BoundedKeys, Slot};
 
 /// Failures a source address may make before back-off starts.

@@ -6,8 +6,8 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use super::advice::Problem;
 use crate::config::{Config, SitePolicy};
 use crate::connections::ConnectionStatus;
-use crate::store::{ConnectionState, GatewayEvent};
 use crate::store::tenant::{TenantHealth, User};
+use crate::store::{ConnectionState, GatewayEvent};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:52rem;margin:0 auto;padding:1rem;line-height:1.45}\
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.35rem;text-align:left;vertical-align:top}\

@@ -802,7 +802,8 @@ async fn a_single_org_database_is_carried_over_into_the_default_tenant() {
 
 #[tokio::test]
 async fn the_tenant_and_fleet_commands_create_invite_and_bind() {
-    use ddlink_gateway::cli::{TenantCommand, resolve, run_tenant};
+    use ddlink_gateway::cli::{TenantCommand, run_tenant};
+    use ddlink_gateway::config::layering::resolve;
     use ddlink_gateway::provision::cli::{FleetCommand, run_fleet};
     let dir = tempfile::tempdir().unwrap();
     let settings = || common::cli_settings::cli_settings(dir.path());
