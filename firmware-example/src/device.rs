@@ -43,9 +43,9 @@ use embedded_nal_async::{Dns, TcpConnect};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::clock::Ticker;
-use crate::gateway::{GatewayAddress, ProvisionRequest, provision, rate_limit_wait_ms};
 use crate::lease::{Lease, Stopped};
-use crate::sensors::{TEMPERATURE_WARNING_C, TemperatureWalk};
+use crate::provision_client::{GatewayAddress, ProvisionRequest, provision, rate_limit_wait_ms};
+use crate::sensors::{Sensors, TEMPERATURE_WARNING_C};
 
 /// Payloads the uploader can hold while offline.
 pub const QUEUE_SLOTS: usize = 16;
@@ -186,14 +186,14 @@ struct RunPlan {
 }
 
 /// The running firmware.
-pub struct Device<'a, K: Ticker, R> {
+pub struct Device<'a, K: Ticker, R, S> {
     config: DeviceConfig<'a>,
     ticker: K,
     rng: R,
+    sensors: S,
     uploader: Uploader<'a, QUEUE_SLOTS, SLOT_BYTES>,
     tls: TlsBuffers<'a>,
     wall: WallClock,
-    temperature: TemperatureWalk,
     /// The last sample was above the warning level (a warning is logged on the way up).
     too_warm: bool,
     batch: heapless::Vec<Sample, BATCH_SAMPLES>,
@@ -208,7 +208,7 @@ pub struct Device<'a, K: Ticker, R> {
     lease: Lease,
 }
 
-impl<K: Ticker, R> core::fmt::Debug for Device<'_, K, R> {
+impl<K: Ticker, R, S> core::fmt::Debug for Device<'_, K, R, S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Device")
             .field("device_id", &self.config.device_id)
@@ -217,10 +217,17 @@ impl<K: Ticker, R> core::fmt::Debug for Device<'_, K, R> {
     }
 }
 
-impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
+impl<'a, K: Ticker, R: RngCore + CryptoRng, S: Sensors> Device<'a, K, R, S> {
     /// A device that has not provisioned yet, flushing every [`DEFAULT_FLUSH_INTERVAL_MS`].
-    /// `buffers` are the uploader's and its connections' network buffers.
-    pub fn new(config: DeviceConfig<'a>, buffers: NetBuffers<'a>, ticker: K, rng: R) -> Self {
+    /// `buffers` are the uploader's and its connections' network buffers; `rng` keys TLS and
+    /// provisioning; `sensors` are read every interval.
+    pub fn new(
+        config: DeviceConfig<'a>,
+        buffers: NetBuffers<'a>,
+        ticker: K,
+        rng: R,
+        sensors: S,
+    ) -> Self {
         let (exchange, tls) = buffers.split();
         let uploader = Uploader::new(config.security, exchange, BackoffConfig::default())
             .with_idle_timeout_ms(CONNECTION_IDLE_TIMEOUT_MS);
@@ -229,10 +236,10 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
             config,
             ticker,
             rng,
+            sensors,
             uploader,
             tls,
             wall: WallClock::new(),
-            temperature: TemperatureWalk::new(21.0),
             too_warm: false,
             batch: heapless::Vec::new(),
             batch_started_ms: boot_ms,
@@ -514,7 +521,7 @@ impl<'a, K: Ticker, R: RngCore + CryptoRng> Device<'a, K, R> {
         let Some(now) = self.unix_now() else {
             return;
         };
-        let celsius = self.temperature.sample(&mut self.rng);
+        let celsius = self.sensors.temperature_c();
         let now_ms = self.ticker.now_ms();
         let sample = Sample {
             unix_s: now,

@@ -8,10 +8,11 @@ use ddlink_core::net::{NetBuffers, Security};
 use ddlink_core::provision::DeviceSecret;
 use ddlink_core::site::SandboxPolicy;
 use embedded_nal_async::{Dns, TcpConnect};
-use rand_core::OsRng;
+use rand_core::{OsRng, RngCore as _};
 
 use crate::clock::EmbassyTicker;
 use crate::device::{Device, DeviceConfig, DeviceReport};
+use crate::sensors::TemperatureWalk;
 
 /// TLS write buffer for simulated devices (requests are small).
 const TLS_WRITE_BUFFER: usize = 4096;
@@ -123,8 +124,14 @@ pub async fn run_device<T: TcpConnect, D: Dns>(
         response: &mut response,
     };
     let mut device = Box::new(
-        Device::new(config, buffers, EmbassyTicker, OsRng)
-            .with_flush_interval_ms(params.flush_interval_ms),
+        Device::new(
+            config,
+            buffers,
+            EmbassyTicker,
+            OsRng,
+            TemperatureWalk::new(21.0, OsRng.next_u64()),
+        )
+        .with_flush_interval_ms(params.flush_interval_ms),
     );
     Ok(device
         .run(tcp, dns, params.duration_ms, params.drain_ms)

@@ -42,6 +42,7 @@ use ddlink_firmware_example::clock::EmbassyTicker;
 use ddlink_firmware_example::device::{Device, DeviceConfig};
 use ddlink_firmware_example::factory::{FactoryData, MAX_TRUST_ANCHORS, RunPlan};
 use ddlink_firmware_example::report_line::BoardReport;
+use ddlink_firmware_example::sensors::TemperatureWalk;
 use embassy_executor::raw::Executor;
 use embassy_net::dns::DnsSocket;
 use embassy_net::tcp::client::{TcpClient, TcpClientState};
@@ -75,7 +76,8 @@ const HTTP_RESPONSE_BUFFER: usize = 1024;
 const SOCKETS: usize = TCP_CONNECTIONS + 1;
 
 type BoardTcpClient<'d> = TcpClient<'d, TCP_CONNECTIONS, TCP_RX_BUFFER, TCP_TX_BUFFER>;
-type BoardDevice = Device<'static, EmbassyTicker, ChaCha20Rng>;
+// QEMU's board has no sensor: it samples the simulated walk (a real board: its driver).
+type BoardDevice = Device<'static, EmbassyTicker, ChaCha20Rng, TemperatureWalk>;
 type NetRunner = Runner<'static, lan9118::Lan9118>;
 
 /// The intake's trust anchors, pointing into the factory data block.
@@ -220,7 +222,8 @@ fn set_up(factory: FactoryData<'static>) -> (Stack<'static>, NetRunner, &'static
         head: HTTP_HEAD.take(),
         response: HTTP_RESPONSE.take(),
     };
-    let device = DEVICE.init_with(|| Device::new(config, buffers, EmbassyTicker, rng));
+    let sensors = TemperatureWalk::new(21.0, rng.next_u64());
+    let device = DEVICE.init_with(|| Device::new(config, buffers, EmbassyTicker, rng, sensors));
     (stack, runner, device)
 }
 

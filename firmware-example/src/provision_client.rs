@@ -1,7 +1,7 @@
-//! Provisioning from the ddlink gateway (`docs/PROTOCOL.md`) over plain HTTP on the LAN: every request is
-//! MAC'd and the key comes back sealed, so TLS is not needed for this leg. The protocol itself
-//! (bodies, MACs, opening the sealed key) is `ddlink_core::provision`; this module only moves
-//! the bytes.
+//! The device's provisioning client: asks the ddlink gateway for its key (`docs/PROTOCOL.md`)
+//! over plain HTTP on the LAN. Every request is MAC'd and the key comes back sealed, so TLS is
+//! not needed for this leg. The protocol itself (bodies, MACs, opening the sealed key) is
+//! `ddlink_core::provision`; this module only moves the bytes.
 
 use core::net::SocketAddr;
 
