@@ -6,39 +6,22 @@
 
 use ddlink_core::site::{Region, Site};
 use ddlink_gateway::connections::{OrgInfo, Saved};
-use ddlink_gateway::datadog::{CreatedKey, Tokens};
 use ddlink_gateway::http_client::TransportError;
 use ddlink_gateway::provision::fleets::{self, FleetSpec};
 use ddlink_gateway::provision::store::ProvisionStore;
 use ddlink_gateway::store::ConnectionState;
 use ddlink_gateway::tenants::TenantId;
 use ddlink_gateway::upkeep::{self, Validation};
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::ExposeSecret as _;
 
 use crate::router::Harness;
-use crate::tenants::{backends, finish, harness};
+use crate::tenants::{backends, created, finish, harness, tokens};
 
 const ORG: &str = "org-keylife";
 const FLEET: &str = "plant";
 const FIRST_KEY: &str = "1111aaaa1111aaaa1111aaaa1111aaaa";
 const SECOND_KEY: &str = "2222bbbb2222bbbb2222bbbb2222bbbb";
 const JSON: &str = "application/json";
-
-fn tokens() -> Tokens {
-    Tokens {
-        access_token: SecretString::from("access-keylife".to_owned()),
-        refresh_token: Some(SecretString::from("refresh-keylife".to_owned())),
-        expires_in_secs: 3600,
-    }
-}
-
-fn created(key: &str) -> CreatedKey {
-    CreatedKey {
-        key: SecretString::from(key.to_owned()),
-        id: format!("id-{}", &key[..4]),
-        last4: key[key.len() - 4..].to_owned(),
-    }
-}
 
 /// Stores the tile flow's result for the default tenant (as the callback does).
 async fn connect(h: &Harness, key: Option<&str>) -> Saved {

@@ -84,7 +84,7 @@ fn org(id: &str, name: &str) -> OrgInfo {
     }
 }
 
-fn tokens() -> Tokens {
+pub(crate) fn tokens() -> Tokens {
     Tokens {
         access_token: SecretString::from("access-tenant-test".to_owned()),
         refresh_token: Some(SecretString::from("refresh-tenant-test".to_owned())),
@@ -92,7 +92,7 @@ fn tokens() -> Tokens {
     }
 }
 
-fn created(key: &str) -> CreatedKey {
+pub(crate) fn created(key: &str) -> CreatedKey {
     CreatedKey {
         key: SecretString::from(key.to_owned()),
         id: format!("id-{}", &key[..4]),
