@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 use crate::provision::key_checks::KeyCheckReceiver;
 use crate::provision::{self, Provisioning, ProvisioningParts};
 use crate::state::AppState;
-use crate::store::{Db, SEALED_COLUMNS, SealedColumn, SqlStore, Store};
+use crate::store::{Db, SEALED_COLUMNS, SealedColumn, Store};
 use crate::web::login_guard::LoginGuard;
 use crate::web::session::{hash_password, password_matches};
 use crate::{upkeep, web};
@@ -48,14 +48,16 @@ impl Gateway {
         let db = Db::connect(&config.database)
             .await
             .context("opening the database")?;
-        let store: Arc<dyn Store> = Arc::new(SqlStore::new(db.clone()));
-        let keys = Arc::new(load_key_ring(&config).context("loading the master key")?);
+        let store = Store::new(db.clone());
+        let keys = Arc::new(
+            load_key_ring(&config, KeyFile::LoadOrCreate).context("loading the master key")?,
+        );
         let columns: Vec<SealedColumn> = SEALED_COLUMNS
             .iter()
             .chain([&provision::SEALED_COLUMN])
             .copied()
             .collect();
-        let resealed = reseal_all(store.as_ref(), &keys, &columns)
+        let resealed = reseal_all(&store, &keys, &columns)
             .await
             .context("re-sealing secrets under the active master key")?;
         if resealed > 0 {
@@ -65,10 +67,40 @@ impl Gateway {
                 "secrets re-sealed under the active master key"
             );
         }
-        let admin_token = setup_admin(store.as_ref(), &config)
+        let admin_token = setup_admin(&store, &config)
             .await
             .context("setting up the admin credential")?;
+        Self::assemble(config, transport, db, store, keys, admin_token)
+    }
 
+    /// Opens an existing, migrated database and the existing master key for a command that
+    /// only reads (`fleet list`, `tenant list`, `device-secret`): no migration, no re-sealing,
+    /// no admin credential written, no key file created. Its state must not serve traffic.
+    pub async fn open_read_only(config: Config) -> anyhow::Result<Self> {
+        let transport =
+            ReqwestTransport::new(&config.resolve).context("building the HTTP client")?;
+        let db = Db::open_existing(&config.database)
+            .await
+            .context("opening the database")?;
+        let keys = match load_key_ring(&config, KeyFile::Existing) {
+            Ok(keys) => Arc::new(keys),
+            Err(error) => {
+                db.close().await;
+                return Err(anyhow::Error::new(error).context("loading the master key"));
+            }
+        };
+        let store = Store::new(db.clone());
+        Self::assemble(config, Arc::new(transport), db, store, keys, None)
+    }
+
+    fn assemble(
+        config: Config,
+        transport: Arc<dyn Transport>,
+        db: Db,
+        store: Store,
+        keys: Arc<KeyRing>,
+        admin_token: Option<SecretString>,
+    ) -> anyhow::Result<Self> {
         let mut allow = AllowList::new();
         for site in config.sites.sites() {
             let scheme = if site.is_sandbox() { "http" } else { "https" };
@@ -278,10 +310,20 @@ pub async fn run(
         .await
 }
 
-fn load_key_ring(config: &Config) -> Result<KeyRing, CryptoError> {
+/// Whether a missing master key file may be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyFile {
+    LoadOrCreate,
+    Existing,
+}
+
+fn load_key_ring(config: &Config, key_file: KeyFile) -> Result<KeyRing, CryptoError> {
     let active = match &config.master_key {
         MasterKeySource::Value(text) => MasterKey::from_base64(text)?,
         MasterKeySource::File(path) => MasterKey::read_file(path)?,
+        MasterKeySource::FileOrGenerate(path) if key_file == KeyFile::Existing => {
+            MasterKey::read_file(path)?
+        }
         MasterKeySource::FileOrGenerate(path) => {
             if let Some(dir) = path.parent() {
                 create_private_dir(dir).map_err(|source| CryptoError::KeyFile {
@@ -360,7 +402,7 @@ fn check_private_dir(dir: &Path, meta: &std::fs::Metadata) -> std::io::Result<()
 /// Re-seals every value not sealed under the active key. Fails if a value needs a key that
 /// is not configured (the gateway must not start without being able to read its secrets).
 pub async fn reseal_all(
-    store: &dyn Store,
+    store: &Store,
     keys: &KeyRing,
     columns: &[SealedColumn],
 ) -> anyhow::Result<u64> {
@@ -385,7 +427,7 @@ pub async fn reseal_all(
 
 /// Applies the configured admin credential; returns a token created now (to hand to the operator).
 /// A credential that differs from the stored one replaces it and signs out every session.
-async fn setup_admin(store: &dyn Store, config: &Config) -> anyhow::Result<Option<SecretString>> {
+async fn setup_admin(store: &Store, config: &Config) -> anyhow::Result<Option<SecretString>> {
     let now = config.clock.now();
     let stored = store.admin_password_hash().await?;
     match &config.admin {

@@ -69,7 +69,11 @@ pub async fn run_tenant(command: &TenantCommand) -> anyhow::Result<String> {
         | TenantCommand::Invite { settings, .. }
         | TenantCommand::List { settings } => settings,
     };
-    let gateway = crate::Gateway::start(resolve(settings)?.config).await?;
+    let config = resolve(settings)?.config;
+    let gateway = match command {
+        TenantCommand::List { .. } => crate::Gateway::open_read_only(config).await?,
+        _ => crate::Gateway::start(config).await?,
+    };
     let state = gateway.state();
     let out = match command {
         TenantCommand::Create { name, .. } => {

@@ -99,7 +99,7 @@ type DeviceKeyCache = std::collections::HashMap<(TenantId, String), CachedDevice
 /// Sealing-aware access to connections.
 #[derive(Debug, Clone)]
 pub struct Connections {
-    store: Arc<dyn Store>,
+    store: Store,
     keys: Arc<KeyRing>,
     clock: Clock,
     device_keys: Arc<std::sync::Mutex<DeviceKeyCache>>,
@@ -118,7 +118,7 @@ struct CachedDeviceKey {
 }
 
 impl Connections {
-    pub fn new(store: Arc<dyn Store>, keys: Arc<KeyRing>, clock: Clock) -> Self {
+    pub fn new(store: Store, keys: Arc<KeyRing>, clock: Clock) -> Self {
         Self {
             store,
             keys,

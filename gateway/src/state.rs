@@ -21,7 +21,7 @@ use crate::web::login_guard::LoginGuard;
 pub struct AppState {
     pub config: Arc<Config>,
     /// The gateway's own queries.
-    pub store: Arc<dyn Store>,
+    pub store: Store,
     /// The pool behind `store`, for modules with their own tables (device provisioning).
     pub db: Db,
     /// Seals secrets at rest; reuse it for any new secret column (row identity as context).

@@ -73,6 +73,11 @@ async fn open(settings: &ServeArgs) -> anyhow::Result<Gateway> {
     Gateway::start(resolve(settings)?.config).await
 }
 
+/// The gateway for a command that only reads: nothing is migrated, re-sealed or written.
+async fn open_read_only(settings: &ServeArgs) -> anyhow::Result<Gateway> {
+    Gateway::open_read_only(resolve(settings)?.config).await
+}
+
 /// The gateway, the named tenant and the provisioning store (close the database when done).
 async fn open_tenant(
     settings: &ServeArgs,
@@ -144,10 +149,16 @@ pub async fn run_fleet(command: &FleetCommand) -> anyhow::Result<String> {
             })
         }
         FleetCommand::List { tenant, settings } => {
-            let gateway = open(settings).await?;
-            let tenant = tenants::find(gateway.state(), tenant).await?;
-            let status = super::admin::status(&gateway.state().provisioning.store, &tenant).await?;
-            gateway.state().db.close().await;
+            let gateway = open_read_only(settings).await?;
+            let state = gateway.state();
+            let status = match tenants::find(state, tenant).await {
+                Ok(tenant) => super::admin::status(&state.provisioning.store, &tenant)
+                    .await
+                    .map_err(anyhow::Error::from),
+                Err(error) => Err(error.into()),
+            };
+            state.db.close().await;
+            let status = status?;
             let mut out = String::new();
             for fleet in &status.fleets {
                 let devices = status
@@ -174,11 +185,12 @@ pub async fn run_fleet(command: &FleetCommand) -> anyhow::Result<String> {
 
 /// Derives the device secret; returns the hex line to print.
 pub async fn run_device_secret(args: &DeviceSecretArgs) -> anyhow::Result<String> {
-    let gateway = open(&args.settings).await?;
+    let gateway = open_read_only(&args.settings).await?;
     let state = gateway.state();
     let store = ProvisionStore::new(state.db.clone());
-    let fleet = fleets::load(&store, &state.keys, &args.fleet).await?;
+    let fleet = fleets::load(&store, &state.keys, &args.fleet).await;
     state.db.close().await;
+    let fleet = fleet?;
     let secret = fleet.device_secret(&args.device_id)?;
     let hex: String = secret
         .expose_secret()

@@ -78,7 +78,7 @@ pub struct Provisioning {
     /// Where approved devices' API keys come from.
     pub connections: Connections,
     /// The gateway's store, for the event log.
-    pub events: Arc<dyn Store>,
+    pub events: Store,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     /// Connections to check with Datadog now (devices reported 403s).
@@ -94,7 +94,7 @@ pub struct ProvisioningParts {
     pub limits: limiter::ProvisionLimits,
     pub keys: Arc<KeyRing>,
     pub connections: Connections,
-    pub events: Arc<dyn Store>,
+    pub events: Store,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
 }

@@ -1,4 +1,5 @@
-//! Opening the database: one `AnyPool` for SQLite (file, WAL) or PostgreSQL, migrated at start.
+//! Opening the database: one `AnyPool` for SQLite (file, WAL) or PostgreSQL, migrated at start
+//! ([`Db::connect`]) or, for commands that only read, opened as it is ([`Db::open_existing`]).
 //!
 //! Other gateway modules (device provisioning) run their own runtime queries through
 //! [`Db::pool`]; `$N` placeholders, `i64`, `String`, `Vec<u8>` and `Option`s of those work
@@ -60,20 +61,76 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects, applies the backend's migrations, and returns the pool.
+    /// Connects (creating a missing SQLite file or PostgreSQL schema), applies the backend's
+    /// migrations, and returns the pool.
     pub async fn connect(options: &DbOptions) -> Result<Self, StoreError> {
+        let db = Self::open(options, Opening::CreateAndMigrate).await?;
+        match db.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&db.pool).await?,
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&db.pool)
+                    .await?
+            }
+        }
+        Ok(db)
+    }
+
+    /// Opens a database this version of the gateway has already migrated, creating and
+    /// changing nothing: for commands that only read (`fleet list`). A missing SQLite file is
+    /// [`StoreError::NoDatabase`]; one that lacks a migration of this version is
+    /// [`StoreError::NotMigrated`].
+    pub async fn open_existing(options: &DbOptions) -> Result<Self, StoreError> {
+        let db = Self::open(options, Opening::Existing).await?;
+        let migrator = match db.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        let applied: Vec<i64> =
+            match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&db.pool)
+                .await
+            {
+                Ok(applied) => applied,
+                // No migration table: the gateway never started on this database.
+                Err(sqlx::Error::Database(_)) => Vec::new(),
+                Err(error) => {
+                    db.close().await;
+                    return Err(error.into());
+                }
+            };
+        let missing = migrator
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count();
+        if missing > 0 {
+            db.close().await;
+            return Err(StoreError::NotMigrated { missing });
+        }
+        Ok(db)
+    }
+
+    async fn open(options: &DbOptions, opening: Opening) -> Result<Self, StoreError> {
         install_default_drivers();
         let backend = backend_of(&options.url)?;
         let url = match backend {
             Backend::Sqlite => {
-                if let Some(dir) = sqlite_path(&options.url)
-                    .as_deref()
-                    .and_then(std::path::Path::parent)
-                {
-                    crate::create_private_dir(dir)
-                        .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+                let path = sqlite_path(&options.url);
+                match (opening, path) {
+                    (Opening::CreateAndMigrate, Some(path)) => {
+                        if let Some(dir) = path.parent() {
+                            crate::create_private_dir(dir)
+                                .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+                        }
+                    }
+                    // Checked here: SQLite would answer a missing file with a bare "unable to
+                    // open database file".
+                    (Opening::Existing, Some(path)) if !path.exists() => {
+                        return Err(StoreError::NoDatabase);
+                    }
+                    _ => {}
                 }
-                sqlite_url(&options.url)
+                sqlite_url(&options.url, opening)
             }
             Backend::Postgres => {
                 check_postgres_url(&options.url, &PgEnvironment::from_process())?;
@@ -81,12 +138,14 @@ impl Db {
             }
         };
         let schema = match (backend, &options.schema) {
+            (Backend::Postgres, Some(schema)) if opening == Opening::Existing => {
+                if !valid_schema(schema) {
+                    return Err(StoreError::UnsupportedUrl);
+                }
+                Some(schema.clone())
+            }
             (Backend::Postgres, Some(schema)) => {
-                if !schema
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    || schema.is_empty()
-                {
+                if !valid_schema(schema) {
                     return Err(StoreError::UnsupportedUrl);
                 }
                 let pool = AnyPoolOptions::new()
@@ -126,10 +185,6 @@ impl Db {
             })
             .connect(&url)
             .await?;
-        match backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
-        }
         Ok(Self { pool, backend })
     }
 
@@ -155,6 +210,21 @@ impl Db {
     }
 }
 
+/// Whether [`Db::open`] may create and migrate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    CreateAndMigrate,
+    Existing,
+}
+
+/// A PostgreSQL schema name this module quotes into SQL: letters, digits and `_` only.
+fn valid_schema(schema: &str) -> bool {
+    !schema.is_empty()
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 fn backend_of(url: &str) -> Result<Backend, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Backend::Sqlite)
@@ -165,14 +235,19 @@ fn backend_of(url: &str) -> Result<Backend, StoreError> {
     }
 }
 
-/// Adds `mode=rwc` (create if missing) unless the URL already chooses a mode.
-fn sqlite_url(url: &str) -> String {
+/// Adds `mode=rwc` (create if missing), or `mode=rw` for an existing database, unless the URL
+/// already chooses a mode.
+fn sqlite_url(url: &str, opening: Opening) -> String {
+    let mode = match opening {
+        Opening::CreateAndMigrate => "rwc",
+        Opening::Existing => "rw",
+    };
     if url.contains("mode=") {
         url.to_owned()
     } else if url.contains('?') {
-        format!("{url}&mode=rwc")
+        format!("{url}&mode={mode}")
     } else {
-        format!("{url}?mode=rwc")
+        format!("{url}?mode={mode}")
     }
 }
 
@@ -207,6 +282,13 @@ mod tests {
         assert_eq!(backend_of("sqlite:///tmp/x.db").unwrap(), Backend::Sqlite);
         assert_eq!(backend_of("postgres://h/db").unwrap(), Backend::Postgres);
         assert!(backend_of("mysql://h/db").is_err());
-        assert_eq!(sqlite_url("sqlite:///a.db"), "sqlite:///a.db?mode=rwc");
+        assert_eq!(
+            sqlite_url("sqlite:///a.db", Opening::CreateAndMigrate),
+            "sqlite:///a.db?mode=rwc"
+        );
+        assert_eq!(
+            sqlite_url("sqlite:///a.db", Opening::Existing),
+            "sqlite:///a.db?mode=rw"
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Persistence: the [`Store`] trait and its SQL implementation for SQLite and PostgreSQL.
+//! Persistence: the [`Store`] over SQLite and PostgreSQL, and the records it reads and writes.
 //!
 //! The store only ever sees sealed secrets (`Vec<u8>` blobs from [`crate::crypto`]); sealing and
 //! opening happen in [`crate::connections`], which knows each value's row identity.
@@ -9,12 +9,10 @@ pub mod tenant;
 mod transport;
 
 pub use db::{Backend, Db, DbOptions, sqlite_path, sqlite_url_for_path};
-pub use sql::SqlStore;
+pub use sql::Store;
 pub use transport::{PgEnvironment, TransportError, check_postgres_url};
 
-use async_trait::async_trait;
-
-use self::tenant::{TenantId, User};
+use self::tenant::TenantId;
 
 /// Store-layer errors. Messages never contain secret values (they are sealed anyway).
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +21,14 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "the database lacks {missing} migration(s) of this gateway version: start `ddlink-gateway serve` on it once first"
+    )]
+    NotMigrated { missing: usize },
+    #[error(
+        "no database file at the configured sqlite URL: start `ddlink-gateway serve` once first"
+    )]
+    NoDatabase,
     #[error("unsupported database url (expected sqlite:… or postgres://…)")]
     UnsupportedUrl,
     #[error(transparent)]
@@ -277,190 +283,6 @@ pub enum InviteAcceptance {
     Unknown,
     /// The user name is taken; the invite is kept.
     NameTaken,
-}
-
-/// Everything the gateway persists. One SQL implementation serves SQLite and PostgreSQL.
-/// Functions on tenant data take the tenant's [`TenantId`] and never see another tenant's rows.
-#[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
-    // OAuth authorisations in flight.
-    async fn put_pending_authorization(
-        &self,
-        pending: &PendingAuthorization,
-    ) -> Result<(), StoreError>;
-    /// Removes and returns the authorisation (single use). Expired rows are removed but not returned.
-    async fn take_pending_authorization(
-        &self,
-        state_hash: &str,
-        now: i64,
-    ) -> Result<Option<PendingAuthorization>, StoreError>;
-    /// Deletes authorisations, sessions and invites that expired before `now`.
-    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
-
-    // Tenants and people.
-    /// `false` if the tenant exists already.
-    async fn create_tenant(&self, tenant: &TenantId, now: i64) -> Result<bool, StoreError>;
-    async fn tenants(&self) -> Result<Vec<TenantId>, StoreError>;
-    /// Adds an admin of `tenant`; `false` if the user name is taken.
-    async fn create_user(
-        &self,
-        tenant: &TenantId,
-        name: &str,
-        password_hash: &str,
-        now: i64,
-    ) -> Result<bool, StoreError>;
-    /// The tenant and Argon2id hash of a tenant admin, for sign-in (user names are unique
-    /// across tenants; the operator has no password here).
-    async fn user_password_hash(
-        &self,
-        name: &str,
-    ) -> Result<Option<(TenantId, String)>, StoreError>;
-    async fn create_invite(
-        &self,
-        tenant: &TenantId,
-        token_hash: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError>;
-    /// The tenant an unexpired invite is for (the invite stays).
-    async fn invite_tenant(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> Result<Option<TenantId>, StoreError>;
-    /// Uses the invite up and creates the user, in one transaction.
-    async fn accept_invite(
-        &self,
-        token_hash: &str,
-        name: &str,
-        password_hash: &str,
-        now: i64,
-    ) -> Result<InviteAcceptance, StoreError>;
-
-    // Connections.
-    /// How many writes to connection rows this store (this process) has finished; a cache of
-    /// connection data is current for this process while the number is unchanged.
-    fn connection_writes(&self) -> u64;
-    /// Inserts, or replaces every field of, the tenant's connection with this id (lease kept).
-    /// A row of another tenant is left alone ([`ConnectionWrite::OtherTenant`]).
-    async fn upsert_connection(
-        &self,
-        tenant: &TenantId,
-        connection: &ConnectionRecord,
-    ) -> Result<ConnectionWrite, StoreError>;
-    /// Which tenant holds the connection with this id, if any (checked before a new
-    /// authorisation creates an API key).
-    async fn connection_owner(&self, id: &str) -> Result<Option<TenantId>, StoreError>;
-    async fn connection(
-        &self,
-        tenant: &TenantId,
-        id: &str,
-    ) -> Result<Option<ConnectionRecord>, StoreError>;
-    async fn connections(&self, tenant: &TenantId) -> Result<Vec<ConnectionRecord>, StoreError>;
-    /// The connection fleet `fleet` of `tenant` is bound to, if both belong to the tenant.
-    async fn fleet_connection(
-        &self,
-        tenant: &TenantId,
-        fleet: &str,
-    ) -> Result<Option<ConnectionRecord>, StoreError>;
-    /// Stores refreshed tokens only while `owner` holds the row lease (by the database's
-    /// clock); `false` means the lease was lost or taken over and nothing was written.
-    async fn update_tokens(
-        &self,
-        tenant: &TenantId,
-        id: &str,
-        owner: &str,
-        update: &TokenUpdate,
-        now: i64,
-    ) -> Result<bool, StoreError>;
-    /// Moves the connection to `state` only while it is as `seen` was read (same key version
-    /// and refresh token): a reconnect or token refresh that landed since wins, and `false`
-    /// means nothing was written.
-    async fn set_connection_state(
-        &self,
-        tenant: &TenantId,
-        seen: &ConnectionRecord,
-        state: ConnectionState,
-        now: i64,
-    ) -> Result<bool, StoreError>;
-    async fn record_key_check(
-        &self,
-        tenant: &TenantId,
-        id: &str,
-        valid: bool,
-        now: i64,
-    ) -> Result<(), StoreError>;
-    /// Marks the connection disconnected and erases every sealed secret of it.
-    async fn wipe_connection(
-        &self,
-        tenant: &TenantId,
-        id: &str,
-        now: i64,
-    ) -> Result<(), StoreError>;
-    /// Takes the row lease for `lease_secs` if it is free or expired, or extends it for its
-    /// owner; `true` means `owner` holds it. Expiry is reckoned by the database's clock, so
-    /// instances with skewed clocks agree on it.
-    async fn try_lease(
-        &self,
-        tenant: &TenantId,
-        id: &str,
-        owner: &str,
-        lease_secs: i64,
-    ) -> Result<bool, StoreError>;
-    async fn release_lease(
-        &self,
-        tenant: &TenantId,
-        id: &str,
-        owner: &str,
-    ) -> Result<(), StoreError>;
-
-    // Admin authentication.
-    /// The operator's credential (the admin token or configured password).
-    async fn admin_password_hash(&self) -> Result<Option<String>, StoreError>;
-    /// Stores the hash only if none exists yet; returns whether this call stored it.
-    async fn init_admin_password_hash(&self, hash: &str, now: i64) -> Result<bool, StoreError>;
-    /// Replaces the credential and deletes every operator session, in one transaction (a
-    /// changed secret must not leave sessions opened with the old one).
-    async fn replace_admin_password_hash(&self, hash: &str, now: i64) -> Result<(), StoreError>;
-    async fn create_session(
-        &self,
-        session_hash: &str,
-        user: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError>;
-    /// The user of an unexpired session.
-    async fn session_user(&self, session_hash: &str, now: i64) -> Result<Option<User>, StoreError>;
-    async fn delete_session(&self, session_hash: &str) -> Result<(), StoreError>;
-
-    // Recent events for the admin page.
-    async fn record_event(
-        &self,
-        tenant: &TenantId,
-        at: i64,
-        kind: EventKind,
-        message: &str,
-    ) -> Result<(), StoreError>;
-    async fn recent_events(
-        &self,
-        tenant: &TenantId,
-        limit: i64,
-    ) -> Result<Vec<GatewayEvent>, StoreError>;
-
-    // Key rotation.
-    /// `(row_id, blob)` for every non-null value of a sealed column.
-    async fn sealed_values(
-        &self,
-        column: &SealedColumn,
-    ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
-    /// Replaces a sealed value only if it still equals `old` (a concurrent write wins).
-    async fn replace_sealed_value(
-        &self,
-        column: &SealedColumn,
-        row_id: &str,
-        old: &[u8],
-        new: &[u8],
-    ) -> Result<bool, StoreError>;
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use crate::store::{Store, StoreError};
 /// What checking credentials and sessions needs.
 #[derive(Debug, Clone)]
 pub struct Auth {
-    pub store: Arc<dyn Store>,
+    pub store: Store,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
     pub login_guard: Arc<LoginGuard>,
@@ -45,7 +45,7 @@ impl Auth {
     ) -> Result<SignIn, StoreError> {
         login_guard::sign_in(
             &self.login_guard,
-            self.store.as_ref(),
+            &self.store,
             &self.metrics,
             addr,
             user,

@@ -261,7 +261,7 @@ fn unknown_user_hash() -> &'static str {
 /// in the operator; otherwise against that tenant admin's password.
 pub async fn sign_in(
     guard: &LoginGuard,
-    store: &dyn Store,
+    store: &Store,
     metrics: &Metrics,
     addr: Option<IpAddr>,
     user: Option<&str>,

@@ -7,21 +7,21 @@ use ddlink_gateway::crypto::{KeyRing, MasterKey, SealContext};
 use ddlink_gateway::reseal_all;
 use ddlink_gateway::store::{
     ConnectionRecord, ConnectionState, Db, DbOptions, EventKind, PendingAuthorization,
-    SEALED_COLUMNS, SqlStore, Store, StoreError, TokenUpdate,
+    SEALED_COLUMNS, Store, StoreError, TokenUpdate,
 };
 use ddlink_gateway::tenants::TenantId;
 
 /// Runs `test` against a fresh SQLite store and, if configured, a fresh PostgreSQL schema.
 async fn on_each_backend<F, Fut>(test: F)
 where
-    F: Fn(SqlStore) -> Fut,
+    F: Fn(Store) -> Fut,
     Fut: Future<Output = ()>,
 {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = Db::connect(&crate::common::sqlite_db(dir.path()))
         .await
         .unwrap();
-    test(SqlStore::new(sqlite.clone())).await;
+    test(Store::new(sqlite.clone())).await;
     sqlite.close().await;
 
     if let Ok(url) = std::env::var("DDLINK_TEST_POSTGRES_URL") {
@@ -34,7 +34,7 @@ where
         .unwrap_or_else(|e| {
             panic!("DDLINK_TEST_POSTGRES_URL is set but PostgreSQL is unusable: {e}")
         });
-        test(SqlStore::new(db.clone())).await;
+        test(Store::new(db.clone())).await;
         crate::common::pg_schema::drop(db.pool(), &schema).await;
         db.close().await;
     }
@@ -564,12 +564,12 @@ async fn the_device_key_is_reused_briefly_and_local_writes_show_at_once() {
     let ring = keys.clone();
     // Two gateway instances on one database: each has its own store and cache.
     let here = Connections::new(
-        Arc::new(SqlStore::new(Db::connect(&options).await.unwrap())),
+        Store::new(Db::connect(&options).await.unwrap()),
         keys.clone(),
         Clock::system(),
     );
     let elsewhere = Connections::new(
-        Arc::new(SqlStore::new(Db::connect(&options).await.unwrap())),
+        Store::new(Db::connect(&options).await.unwrap()),
         keys,
         Clock::system(),
     );

@@ -14,7 +14,7 @@ use ddlink_gateway::crypto::{KeyRing, MasterKey, SealContext};
 use ddlink_gateway::datadog::{CreatedKey, Tokens};
 use ddlink_gateway::provision::fleets::{self, Fleet, FleetSpec};
 use ddlink_gateway::provision::store::{DeviceState, ProvisionStore};
-use ddlink_gateway::store::{ConnectionState, Db, DbOptions, SqlStore, Store};
+use ddlink_gateway::store::{ConnectionState, Db, DbOptions, Store};
 use ddlink_gateway::tenants::{self, TenantAdmin, TenantId};
 use http::{Request, StatusCode, header};
 use secrecy::{ExposeSecret as _, SecretString};
@@ -747,7 +747,7 @@ async fn a_single_org_database_is_carried_over_into_the_default_tenant() {
         old.close().await;
 
         let db = Db::connect(&options).await.unwrap();
-        let store = SqlStore::new(db.clone());
+        let store = Store::new(db.clone());
         let default = TenantId::default_tenant();
         assert_eq!(store.tenants().await.unwrap(), [TenantId::default_tenant()]);
         let connections = store.connections(&default).await.unwrap();
@@ -780,7 +780,7 @@ async fn a_single_org_database_is_carried_over_into_the_default_tenant() {
         assert!(user.operator && user.tenant == default, "{user:?}");
         // And it keeps working: the fleet's devices get the same key as before.
         let connections_api = ddlink_gateway::connections::Connections::new(
-            std::sync::Arc::new(store.clone()),
+            store.clone(),
             std::sync::Arc::new(keys),
             ddlink_gateway::clock::Clock::system(),
         );
@@ -914,5 +914,111 @@ async fn the_tenant_and_fleet_commands_create_invite_and_bind() {
     assert!(
         tenants.contains("acme\t1 fleets\t0 devices") && tenants.contains("connection org-cli"),
         "{tenants}"
+    );
+}
+
+/// `fleet list`, `tenant list` and `device-secret` only read: on a state directory where the
+/// gateway never ran they create nothing (no database, no master key, no admin token), and on a
+/// database an older version migrated they refuse instead of migrating it.
+#[tokio::test]
+async fn read_only_commands_create_migrate_and_write_nothing() {
+    use ddlink_gateway::cli::{TenantCommand, run_tenant};
+    use ddlink_gateway::config::layering::resolve;
+    use ddlink_gateway::provision::cli::{
+        DeviceSecretArgs, FleetCommand, run_device_secret, run_fleet,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let settings = || common::cli_settings::cli_settings(dir.path());
+    let files = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let list = || FleetCommand::List {
+        tenant: "default".into(),
+        settings: settings(),
+    };
+    let secret = || DeviceSecretArgs {
+        fleet: "plant".into(),
+        device_id: "d-1".into(),
+        settings: settings(),
+    };
+    let errors = [
+        run_fleet(&list()).await.unwrap_err(),
+        run_tenant(&TenantCommand::List {
+            settings: settings(),
+        })
+        .await
+        .unwrap_err(),
+        run_device_secret(&secret()).await.unwrap_err(),
+    ];
+    for error in &errors {
+        let text = format!("{error:#}");
+        assert!(
+            text.contains("no database file") && text.contains("ddlink-gateway serve"),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        files(),
+        ["client-secret"],
+        "a read-only command created files"
+    );
+
+    // Migrated by this version, then one migration "unapplied" as an older version would
+    // have left it: the read-only commands refuse and leave the database as it was.
+    let gateway = ddlink_gateway::Gateway::start(resolve(&settings()).unwrap().config)
+        .await
+        .unwrap();
+    let db = gateway.state().db.clone();
+    let newest: i64 = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1")
+        .bind(newest)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let applied = || async {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        count
+    };
+    let before = applied().await;
+    let created = files();
+    for error in [
+        run_fleet(&list()).await.unwrap_err(),
+        run_device_secret(&secret()).await.unwrap_err(),
+    ] {
+        let text = format!("{error:#}");
+        assert!(text.contains("lacks 1 migration(s)"), "{text}");
+    }
+    assert_eq!(applied().await, before, "a read-only command migrated");
+    assert_eq!(files(), created);
+
+    // Current again: the commands read.
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time) \
+         SELECT $1, 'restored', installed_on, success, checksum, execution_time FROM _sqlx_migrations \
+         WHERE version = (SELECT MIN(version) FROM _sqlx_migrations)",
+    )
+    .bind(newest)
+    .execute(db.pool())
+    .await
+    .unwrap();
+    db.close().await;
+    drop(gateway);
+    let listed = run_fleet(&list()).await.unwrap();
+    assert_eq!(listed, "", "no fleets yet");
+    let missing = run_device_secret(&secret()).await.unwrap_err();
+    assert!(
+        missing.to_string().contains("no fleet named `plant`"),
+        "{missing}"
     );
 }
