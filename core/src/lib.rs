@@ -12,8 +12,13 @@
 //! - [`clock`]: wall time from a trusted sample (`Date`, the gateway's `server_time`) plus ticks.
 //! - [`provision`]: the device side of provisioning protocol v1 (challenge, MAC, sealed API key),
 //!   plus the shared crypto the gateway uses.
+//!
+//! ---
+//!
+#![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 #[macro_use]
 mod log_shim;

@@ -4,6 +4,10 @@
 //! Entry points: [`run`] (serve a [`Config`] on a listener until a shutdown future completes,
 //! e.g. [`shutdown_signal`]) and [`Gateway`] (the same in steps, for tests and the
 //! `ddlink-sandbox` crate).
+//!
+//! ---
+//!
+#![doc = include_str!("../README.md")]
 
 mod app;
 pub mod cli;

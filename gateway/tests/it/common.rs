@@ -12,7 +12,7 @@ use ddlink_gateway::store::{DbOptions, sqlite_url_for_path};
 #[path = "../cli_settings/mod.rs"]
 pub mod cli_settings;
 #[path = "../gateway_config/mod.rs"]
-mod gateway_config;
+pub mod gateway_config;
 #[path = "../pg_schema/mod.rs"]
 pub mod pg_schema;
 

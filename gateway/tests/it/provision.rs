@@ -3,9 +3,7 @@
 //! and, when `DDLINK_TEST_POSTGRES_URL` is set, on PostgreSQL (a fresh schema per test, dropped
 //! afterwards, so concurrent runs on one database are safe).
 
-mod cli_settings;
-mod gateway_config;
-mod pg_schema;
+use crate::common::{cli_settings, gateway_config, pg_schema};
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -993,7 +991,7 @@ async fn admin_approves_and_revokes_with_csrf_and_status_lists_devices() {
 #[tokio::test]
 async fn shared_vectors_match_the_gateway_derivation_and_the_cli() {
     let vectors: Value =
-        serde_json::from_str(include_str!("../../core/tests/vectors/provision_v1.json")).unwrap();
+        serde_json::from_str(include_str!("../../../core/tests/vectors/provision_v1.json")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let settings = || cli_settings::cli_settings(dir.path());
     use ddlink_gateway::provision::cli::{
