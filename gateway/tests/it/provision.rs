@@ -990,8 +990,10 @@ async fn admin_approves_and_revokes_with_csrf_and_status_lists_devices() {
 
 #[tokio::test]
 async fn shared_vectors_match_the_gateway_derivation_and_the_cli() {
-    let vectors: Value =
-        serde_json::from_str(include_str!("../../../core/tests/vectors/provision_v1.json")).unwrap();
+    let vectors: Value = serde_json::from_str(include_str!(
+        "../../../core/tests/vectors/provision_v1.json"
+    ))
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let settings = || cli_settings::cli_settings(dir.path());
     use ddlink_gateway::provision::cli::{
